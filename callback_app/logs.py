@@ -1,0 +1,123 @@
+"""One logfmt line per request on stdout, with the router's request id and queue time.
+
+Only the path is logged, never the query string, headers or cookies: a callback URL carries a
+one-time token and ``data64``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+LOGGER_NAME = "callback_app"
+OUTCOME_KEY = "callback_app.outcome"
+REQUEST_ID_KEY = "callback_app.request_id"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_BARE_VALUE = re.compile(r"[A-Za-z0-9._:/@%+-]+")
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def logfmt(fields: dict[str, object]) -> str:
+    """``key=value`` pairs, quoting and escaping values so nothing can forge a new line."""
+    parts = []
+    for key, value in fields.items():
+        text = "" if value is None else str(value)
+        if not _BARE_VALUE.fullmatch(text):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').encode("unicode_escape").decode("ascii") + '"'
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def get_logger() -> logging.Logger:
+    """The app's logger, writing bare lines to stdout (the PaaS collects stdout)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def queue_time_ms(header: str | None, now: float) -> int | None:
+    """Milliseconds a request waited in the router, from ``X-Request-Start`` (ms, µs or s since epoch)."""
+    if not header:
+        return None
+    digits = header.removeprefix("t=").strip()
+    try:
+        started = float(digits)
+    except ValueError:
+        return None
+    # Routers disagree on the unit: seconds (with a fraction), milliseconds or microseconds.
+    for divisor in (1.0, 1e3, 1e6):
+        seconds = started / divisor
+        if abs(now - seconds) < 3600:
+            return max(0, round((now - seconds) * 1000))
+    return None
+
+
+class RequestLog:
+    """WSGI middleware: request id in and out, timing, and the one access line."""
+
+    def __init__(self, app: WsgiApp, logger: logging.Logger, clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.logger = logger
+        self.clock = clock
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        environ[REQUEST_ID_KEY] = request_id
+        status_holder: list[str] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status_holder.append(status)
+            headers.append(("X-Request-ID", request_id))
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        return _ClosingIterator(body, lambda: self._log(environ, status_holder, started))
+
+    def _log(self, environ: dict[str, Any], status: list[str], started: float) -> None:
+        fields: dict[str, object] = {
+            "at": "info",
+            "request_id": environ[REQUEST_ID_KEY],
+            "method": environ.get("REQUEST_METHOD", ""),
+            "path": environ.get("PATH_INFO", "")[:256],
+            "status": status[-1].split(" ", 1)[0] if status else "-",
+            "duration_ms": f"{(time.perf_counter() - started) * 1000:.1f}",
+        }
+        queue = queue_time_ms(environ.get("HTTP_X_REQUEST_START"), self.clock())
+        if queue is not None:
+            fields["queue_ms"] = queue
+        if OUTCOME_KEY in environ:
+            fields["outcome"] = environ[OUTCOME_KEY]
+        self.logger.info(logfmt(fields))
+
+
+class _ClosingIterator:
+    """Passes the response body through and runs ``on_close`` once it has been sent."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self.body = body
+        self.on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.on_close()

@@ -1,0 +1,122 @@
+"""Request safety: CSRF tokens, safe ``next`` paths and the security headers of every response."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+from werkzeug.wrappers import Response
+
+from .cookies import CookiePolicy, Sealer
+from .errors import CookieError, CsrfFailed
+
+CSRF_COOKIE = "csrf"
+CSRF_LIFETIME = 7 * 24 * 3600
+MAX_NEXT_LENGTH = 512
+_UNSAFE_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+class CsrfGuard:
+    """Double-submit CSRF protection with a sealed cookie.
+
+    The browser holds a sealed random value in an HttpOnly cookie; pages embed the value in
+    their forms. Another site can neither read the cookie nor forge one, so it cannot produce
+    a matching form field.
+    """
+
+    def __init__(self, *, sealer: Sealer, policy: CookiePolicy, public_origin: str) -> None:
+        self.sealer = sealer
+        self.policy = policy
+        self.public_origin = public_origin
+
+    def current_token(self, cookies: Mapping[str, str]) -> str | None:
+        """The browser's CSRF token, or None if its cookie is missing or not authentic."""
+        sealed = cookies.get(self.policy.name(CSRF_COOKIE))
+        if sealed is None:
+            return None
+        try:
+            token = self.sealer.open(CSRF_COOKIE, "csrf", sealed, max_age=CSRF_LIFETIME).payload.get("k")
+        except CookieError:
+            return None
+        return token if isinstance(token, str) else None
+
+    def new_token(self) -> str:
+        return secrets.token_urlsafe(24)
+
+    def remember(self, response: Response, token: str) -> None:
+        """Set the cookie that makes ``token`` valid for this browser."""
+        sealed = self.sealer.seal(CSRF_COOKIE, "csrf", {"k": token})
+        self.policy.set(response, CSRF_COOKIE, sealed, max_age=CSRF_LIFETIME)
+
+    def check(self, cookies: Mapping[str, str], form_token: str | None, origin: str | None) -> None:
+        """Raise CsrfFailed unless the form token matches the cookie and the origin is ours."""
+        if origin is not None and origin != self.public_origin:
+            raise CsrfFailed()
+        expected = self.current_token(cookies)
+        if not expected or not form_token or not hmac.compare_digest(expected.encode(), form_token.encode()):
+            raise CsrfFailed()
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site, else ``/``: the one guard against open redirects."""
+    if not value or len(value) > MAX_NEXT_LENGTH or not value.isascii():
+        return "/"
+    decoded = unquote(unquote(value))
+    for candidate in (value, decoded):
+        if not candidate.startswith("/") or candidate.startswith("//") or _UNSAFE_NEXT.search(candidate):
+            return "/"
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return "/"
+    if value.startswith("/callback"):
+        return "/"
+    return value
+
+
+def content_security_policy(form_targets: str) -> str:
+    """A strict CSP: local scripts and styles only, forms only to us and MusicAPI's login."""
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' https:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            f"form-action {form_targets}",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+class SecurityHeaders:
+    """Adds the same security headers to every response, redirects and errors included."""
+
+    hsts = "max-age=63072000; includeSubDomains"
+
+    def __init__(self, *, form_targets: str) -> None:
+        self.common = {
+            "Content-Security-Policy": content_security_policy(form_targets),
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        }
+
+    def apply(self, response: Response, *, https: bool, carries_secrets: bool = False) -> None:
+        """Add the headers; ``carries_secrets`` marks a URL with tokens in it (the callback)."""
+        if carries_secrets:
+            # The URL holds a one-time token and data64: never send it on, never keep it.
+            response.headers["Referrer-Policy"] = "no-referrer"
+            response.headers["Cache-Control"] = "no-store"
+        for name, value in self.common.items():
+            response.headers.setdefault(name, value)
+        if https:
+            response.headers["Strict-Transport-Security"] = self.hsts
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"

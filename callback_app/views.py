@@ -1,0 +1,375 @@
+"""Routes: the landing page, starting and finishing a login, the session API, health.
+
+Views choose status codes and templates; the rooms below do the work. Every error becomes a
+page (or JSON under /api) in one handler; nothing here answers with a stack trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from .app import EXTENSION, Parts
+from .errors import (
+    CallbackError,
+    MethodNotAllowed,
+    NotConnected,
+    NotFound,
+    RequestError,
+    ServiceMismatch,
+    SessionFull,
+    UnknownService,
+    UpstreamError,
+)
+from .flow import FLOW_COOKIE, SPENT_COOKIE, Flow
+from .logs import OUTCOME_KEY, get_logger, logfmt
+from .musicapi import SERVICE_NAMES, decode_data64, login_url, service_name
+from .security import CSRF_COOKIE, safe_next
+from .session import Account, BrowserSession
+
+bp = Blueprint("main", __name__)
+
+# A typical account cookie; a login is refused up front when even that could not fit.
+TYPICAL_ACCOUNT_COOKIE_BYTES = 900
+JUST_CONNECTED_SECONDS = 60
+
+
+def parts() -> Parts:
+    parts: Parts = current_app.extensions[EXTENSION]
+    return parts
+
+
+def browser() -> BrowserSession:
+    """This request's connected accounts, opened on first use."""
+    if "browser" not in g:
+        p = parts()
+        g.browser = BrowserSession(
+            sealer=p.sealer,
+            policy=p.cookie_policy,
+            cookies=request.cookies,
+            cookie_header=request.headers.get("Cookie", ""),
+            services=p.settings.services,
+            can_refresh=p.settings.can_refresh,
+            clock=p.clock,
+        )
+    session: BrowserSession = g.browser
+    return session
+
+
+def csrf_token() -> str:
+    """This browser's CSRF token; a new one (and its cookie) when it has none."""
+    if "csrf_token" not in g:
+        token = parts().csrf.current_token(request.cookies)
+        if token is None:
+            token = g.new_csrf_token = parts().csrf.new_token()
+        g.csrf_token = token
+    token_value: str = g.csrf_token
+    return token_value
+
+
+def check_csrf() -> None:
+    parts().csrf.check(request.cookies, request.form.get("csrf_token"), request.headers.get("Origin"))
+
+
+def record_outcome(code: str) -> None:
+    request.environ[OUTCOME_KEY] = code
+
+
+@dataclass(frozen=True)
+class ServiceOption:
+    type: str
+    name: str
+    badge: str
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account as the landing page shows it: escaped by Jinja, images only over https."""
+
+    service: str
+    service_name: str
+    badge: str
+    name: str | None
+    email: str | None
+    country: str | None
+    image_url: str | None
+    expires_text: str
+    expired: bool
+    just_connected: bool
+    refresh_error: str | None = None
+
+
+def badge(service: str) -> str:
+    """The self-made badge of a service (static/badges), or the generic one."""
+    return f"badges/{service if service in SERVICE_NAMES else 'generic'}.svg"
+
+
+def expires_text(expires_at: int | None, now: float, expired: bool) -> str:
+    if expires_at is None:
+        return "No expiry given"
+    if expired:
+        return "Token expired"
+    minutes = int((expires_at / 1000 - now) // 60)
+    if minutes < 120:
+        return f"Token expires in {minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        return f"Token expires in {hours} h"
+    return f"Token expires in {hours // 24} days"
+
+
+def account_view(account: Account, now: float) -> AccountView:
+    user = account.user
+    expired = account.expired(now)
+    image_url = user.image_url if user.image_url and user.image_url.startswith("https://") else None
+    return AccountView(
+        service=account.service,
+        service_name=service_name(account.service),
+        badge=badge(account.service),
+        name=user.name,
+        email=user.email,
+        country=user.country,
+        image_url=image_url,
+        expires_text=expires_text(user.expires_at, now, expired),
+        expired=expired,
+        just_connected=now - account.connected_at < JUST_CONNECTED_SECONDS,
+    )
+
+
+@bp.get("/")
+def index() -> str:
+    p = parts()
+    now = p.clock()
+    return render_template(
+        "index.html",
+        services=[ServiceOption(s, service_name(s), badge(s)) for s in p.settings.services],
+        accounts=[account_view(account, now) for account in browser().accounts()],
+        can_refresh=p.settings.can_refresh,
+        csrf_token=csrf_token(),
+        next_path=None,
+        developer_page_url=url_for("main.developers"),
+    )
+
+
+@bp.get("/developers")
+def developers() -> str:
+    return render_template("developer.html")
+
+
+@bp.post("/connect/<service>")
+def connect(service: str) -> Response:
+    if service not in parts().settings.services:
+        raise UnknownService()
+    return start_login(service)
+
+
+@bp.post("/connect")
+def connect_any() -> Response:
+    return start_login(None)
+
+
+def start_login(service: str | None) -> Response:
+    """Answer 303 to MusicAPI's login page, with a flow cookie binding the return to us."""
+    p = parts()
+    check_csrf()
+    if service is not None and not browser().room_for_another(service, TYPICAL_ACCOUNT_COOKIE_BYTES):
+        raise SessionFull()
+    response = redirect("/", code=303)
+    flow = p.flows.start(response, service, safe_next(request.form.get("next")))
+    return_url = f"{p.settings.public_url}/callback?{urlencode({'state': flow.state})}"
+    response.location = login_url(p.settings.musicapi_auth_url, p.settings.musicapi_slug, return_url, service)
+    return response
+
+
+@bp.get("/callback")
+def callback() -> Response:
+    """Finish a login: bind it to this browser's flow, then decode, check and exchange at once."""
+    p = parts()
+    try:
+        flow = p.flows.bind(request.cookies, request.args.get("state"))
+    except CallbackError as error:
+        record_outcome(error.code)
+        raise
+    g.retry_service = flow.service or None
+    try:
+        connect_account(p, flow)
+    except RequestError as error:
+        record_outcome(error.code)
+        response = error_response(error)
+        p.flows.finish(response, flow)
+        return response
+    record_outcome("connected")
+    response = redirect(safe_next(flow.next_path), code=303)
+    p.flows.finish(response, flow)
+    return response
+
+
+def connect_account(p: Parts, flow: Flow) -> None:
+    login = decode_data64(request.args.get("data64", ""))
+    if login.service not in p.settings.services or flow.service not in ("", login.service):
+        raise ServiceMismatch()
+    try:
+        user = p.musicapi.exchange(login)
+    except RequestError:
+        raise
+    except Exception as error:
+        # A bug or an unforeseen client failure must not become a 500 with the token in flight.
+        get_logger().error(logfmt({"at": "error", "event": "exchange_failed", "error": type(error).__name__}))
+        raise UpstreamError() from error
+    browser().put(Account(service=login.service, user=user, connected_at=int(p.clock())))
+
+
+@bp.post("/disconnect/<service>")
+def disconnect(service: str) -> Response:
+    if service not in parts().settings.services:
+        raise UnknownService()
+    check_csrf()
+    browser().remove(service)
+    return redirect(url_for("main.index"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    check_csrf()
+    browser().remove_all()
+    response = redirect(url_for("main.index"), code=303)
+    policy = parts().cookie_policy
+    for base in (FLOW_COOKIE, SPENT_COOKIE, CSRF_COOKIE):
+        if policy.name(base) in request.cookies:
+            policy.delete(response, base)
+    return response
+
+
+@bp.get("/api/session")
+def api_session() -> Response:
+    p = parts()
+    now = p.clock()
+    session = browser()
+    accounts = session.accounts()
+    if not accounts:
+        raise NotConnected()
+    refresh_errors: dict[str, str] = {}
+    if p.settings.can_refresh:
+        refresh_errors = refresh_expired(p, session, accounts, now)
+        accounts = session.accounts()
+    body = []
+    for account in accounts:
+        item: dict[str, Any] = account.to_api()
+        item["expired"] = account.expired(now)
+        if account.service in refresh_errors:
+            item["refreshError"] = refresh_errors[account.service]
+        body.append(item)
+    return jsonify({"accounts": body})
+
+
+def refresh_expired(p: Parts, session: BrowserSession, accounts: list[Account], now: float) -> dict[str, str]:
+    """Fetch fresh tokens for expired accounts; the user id comes only from the sealed cookie."""
+    assert p.settings.client_id is not None
+    assert p.settings.client_secret is not None
+    errors: dict[str, str] = {}
+    for account in accounts:
+        if not account.expired(now):
+            continue
+        try:
+            user = p.musicapi.fetch_fresh(
+                account.user.integration_user_uuid, p.settings.client_id, p.settings.client_secret
+            )
+            session.replace_user(account.service, user)
+        except RequestError as error:
+            errors[account.service] = error.code
+    return errors
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready once configuration is complete (create_app refuses to start otherwise)."""
+    settings = parts().settings
+    return jsonify({"status": "ready", "services": len(settings.services), "simulator": settings.simulator})
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz", "/readyz")
+
+
+def error_response(error: RequestError) -> Response:
+    """The one place an error becomes a page or a JSON body."""
+    response: Response
+    if wants_json():
+        response = jsonify({"error": error.code})
+    else:
+        retry_service = g.get("retry_service")
+        response = Response(
+            render_template(
+                "error.html",
+                error=error,
+                retry_service=retry_service,
+                csrf_token=csrf_token() if retry_service else None,
+            ),
+            mimetype="text/html",
+        )
+    response.status_code = error.status
+    return response
+
+
+@bp.app_errorhandler(RequestError)
+def handle_request_error(error: RequestError) -> Response:
+    return error_response(error)
+
+
+_HTTP_ERRORS: dict[int, type[RequestError]] = {404: NotFound, 405: MethodNotAllowed}
+
+
+@bp.app_errorhandler(HTTPException)
+def handle_http_exception(error: HTTPException) -> Response:
+    known = _HTTP_ERRORS.get(error.code or 500)
+    if known is not None:
+        response = error_response(known())
+    else:
+        generic = RequestError()
+        response = error_response(generic)
+        response.status_code = error.code or 400
+    # Keep the Allow header of a 405, and anything else werkzeug says about the error.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+@bp.app_errorhandler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    get_logger().error(logfmt({"at": "error", "event": "unhandled", "error": type(error).__name__}))
+    generic = RequestError()
+    response = error_response(generic)
+    response.status_code = 500
+    return response
+
+
+@bp.before_app_request
+def require_https() -> Response | None:
+    """Send plain-http visitors of an https deployment to the https address (health checks exempt)."""
+    settings = parts().settings
+    if settings.is_https and not request.is_secure and request.path not in ("/healthz", "/readyz"):
+        return redirect(settings.public_url + request.full_path.rstrip("?"), code=308)
+    return None
+
+
+@bp.after_app_request
+def finish_response(response: Response) -> Response:
+    """Write back the browser's cookies and add the security headers, on every response."""
+    p = parts()
+    if "browser" in g:
+        g.browser.write(response)
+    if "new_csrf_token" in g:
+        p.csrf.remember(response, g.new_csrf_token)
+    p.headers.apply(response, https=request.is_secure, carries_secrets=request.path == "/callback")
+    return response
