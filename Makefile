@@ -1,0 +1,48 @@
+# The two quick-start commands are `make run` and `make test`; both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test lint unit bench fuzz system-deps install clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-app: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-app
+
+install: $(VENV)/.installed-dev
+
+## Run the app at http://127.0.0.1:$(PORT) with the embedded MusicAPI simulator (no account needed).
+run: $(VENV)/.installed-app
+	MUSICAPI_SIMULATOR=1 PORT=$(PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/gunicorn --config gunicorn.conf.py callback_app.wsgi:app
+
+## Everything CI runs: system packages, lint, types, security lint, and every test.
+test: system-deps $(VENV)/.installed-dev lint
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
+
+system-deps:
+	scripts/install-system-deps
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/bandit --quiet -c pyproject.toml -r callback_app gunicorn.conf.py
+
+## Property-based fuzzing at full strength (thousands of examples); not part of `make test`.
+fuzz: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/security -k fuzz -p no:xdist
+
+## Benchmarks: burst, throughput, costs and footprint against a naive peer (about 5 minutes).
+bench: system-deps $(VENV)/.installed-dev
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .venv-httpobs artifacts

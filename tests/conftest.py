@@ -1,0 +1,75 @@
+"""Fixtures: a MusicAPI simulator over real HTTP, the app under gunicorn, and users that click."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from callback_app.simulator import Simulator, create_simulator_app
+from tests.support.clock import FakeClock
+from tests.support.servers import GunicornApp, ThreadedServer, app_environment, free_port
+from tests.support.user import User
+
+
+@pytest.fixture(scope="session")
+def musicapi_clock() -> FakeClock:
+    """MusicAPI's clock: tests move it to expire one-time tokens."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def simulator(musicapi_clock: FakeClock) -> Simulator:
+    return Simulator(clock=musicapi_clock, slug="test-slug")
+
+
+@pytest.fixture(scope="session")
+def musicapi(simulator: Simulator) -> Iterator[ThreadedServer]:
+    """The simulator served over HTTP on 127.0.0.1, playing MusicAPI for every test."""
+    server = ThreadedServer(create_simulator_app(simulator))
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_simulator(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults, latency and recorded calls never leak from one test into the next."""
+    yield
+    if "simulator" in request.fixturenames:
+        simulator: Simulator = request.getfixturevalue("simulator")
+        simulator.reset()
+
+
+@pytest.fixture(scope="session")
+def start_app(musicapi: ThreadedServer) -> Iterator[Callable[..., GunicornApp]]:
+    """Start more app servers (each its own gunicorn) with configuration overrides."""
+    started: list[GunicornApp] = []
+
+    def start(**overrides: str) -> GunicornApp:
+        port = free_port()
+        app = GunicornApp(app_environment(musicapi.url, port, **overrides))
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(start_app: Callable[..., GunicornApp]) -> GunicornApp:
+    """The app as deployed: Procfile command, gunicorn.conf.py, gevent worker."""
+    return start_app()
+
+
+@pytest.fixture
+def user(app_server: GunicornApp, simulator: Simulator) -> User:
+    return User(app_server.url, simulator)
+
+
+@pytest.fixture
+def make_user(app_server: GunicornApp, simulator: Simulator) -> Callable[..., User]:
+    def make(**kwargs: object) -> User:
+        return User(app_server.url, simulator, **kwargs)  # type: ignore[arg-type]
+
+    return make
