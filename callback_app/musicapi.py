@@ -45,7 +45,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "yandex": "Yandex Music",
 }
 
-MAX_DATA64_LENGTH = 8192
+MAX_DATA64_LENGTH = 4096
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_PROFILE_TEXT = 200
 MAX_IMAGE_URL = 2048
@@ -183,7 +183,8 @@ class MusicApiClient:
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
-        retry = Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0, backoff_factor=0)
+        # read=False re-raises read errors as they are (a timeout stays a timeout) and never retries them.
+        retry = Retry(total=None, connect=2, read=False, redirect=0, status=0, other=0, backoff_factor=0)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=retry)
         session.mount("https://", adapter)
         session.mount("http://", adapter)

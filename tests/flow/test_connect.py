@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -26,7 +24,14 @@ def test_a_person_connects_spotify_and_lands_on_the_start_page(user: User) -> No
     [account] = user.accounts()
     assert account["service"] == "spotify"
     assert set(account) >= {
-        "service", "integrationUserUUID", "name", "email", "imageUrl", "country", "authData", "expiresAt",
+        "service",
+        "integrationUserUUID",
+        "name",
+        "email",
+        "imageUrl",
+        "country",
+        "authData",
+        "expiresAt",
     }
     assert account["authData"]["accessToken"].startswith("BQ")
 
@@ -179,7 +184,3 @@ def test_healthz(user: User) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
-
-
-def decoded_document(data64: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(base64.b64decode(data64))  # type: ignore[no-any-return]

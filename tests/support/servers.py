@@ -62,9 +62,12 @@ class LogCollector:
     def wait_for(self, predicate: Callable[[str], bool], timeout: float = STARTUP_TIMEOUT, count: int = 1) -> bool:
         """Block until ``count`` lines satisfy ``predicate`` (True) or the output ends (False)."""
         with self.condition:
-            return self.condition.wait_for(
-                lambda: sum(1 for line in self.lines if predicate(line)) >= count or self.closed, timeout
-            ) and sum(1 for line in self.lines if predicate(line)) >= count
+            return (
+                self.condition.wait_for(
+                    lambda: sum(1 for line in self.lines if predicate(line)) >= count or self.closed, timeout
+                )
+                and sum(1 for line in self.lines if predicate(line)) >= count
+            )
 
     def text(self) -> str:
         with self.condition:

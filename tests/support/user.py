@@ -68,7 +68,9 @@ class User:
     def come_back(self, url: str) -> requests.Response:
         return self.http.get(url, allow_redirects=False, timeout=30)
 
-    def connect(self, service: str = "spotify", *, next_path: str | None = None, **data64_options: Any) -> requests.Response:
+    def connect(
+        self, service: str = "spotify", *, next_path: str | None = None, **data64_options: Any
+    ) -> requests.Response:
         """The whole login: start it, log in at MusicAPI, come back; the callback's answer."""
         login = self.start_login(service, next_path=next_path)
         data64 = encode_data64(self.simulator.issue_login(service), **data64_options)
