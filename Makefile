@@ -40,9 +40,10 @@ lint: $(VENV)/.installed-dev
 fuzz: $(VENV)/.installed-dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/security -k fuzz -p no:xdist
 
-## Benchmarks: burst, throughput, costs and footprint against a naive peer (about 5 minutes).
+## Benchmarks (not part of `make test`): burst, throughput, costs, footprint vs a naive peer; ~4 minutes.
+## SOAK=300 runs the full 5-minute sustained phase.
 bench: system-deps $(VENV)/.installed-dev
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench --soak $(or $(SOAK),60)
 
 clean:
 	rm -rf $(VENV) .venv-httpobs artifacts

@@ -9,6 +9,7 @@ wait has a deadline and every loop a count or a time limit.
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import sys
@@ -28,6 +29,7 @@ CSRF_FIELD = re.compile(rb'name="csrf_token" value="([^"]+)"')
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 RECV_BYTES = 65536
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class HttpError(Exception):
@@ -253,7 +255,7 @@ class Spec:
     duration: float = 5.0
     warmup: float = 1.0
     prepare_concurrency: int = 50
-    extra: dict[str, Any] = field(default_factory=dict)
+    pids: list[int] = field(default_factory=list)
 
 
 def prepare(spec: Spec, start: Callable[[Browser], None]) -> tuple[list[Browser], int, float]:
@@ -370,15 +372,29 @@ def run_callbacks(spec: Spec) -> dict[str, Any]:
     """Prepare ``spec.users`` logins, mint their tokens at once, then fire the callbacks over ``spec.spread``."""
     start, logged_in = FLOWS[spec.kind]
     browsers, prepare_failures, prepare_seconds = prepare(spec, start)
+    cpu_before = servers_cpu(spec.pids)
     results = fire(spec, browsers, logged_in)
+    fire_cpu = servers_cpu(spec.pids) - cpu_before
     return {
         "prepared": len(browsers),
         "prepare_failures": prepare_failures,
         "prepare_seconds": prepare_seconds,
-        "callbacks": [
-            [r.started, r.sent, r.done, r.status, int(r.ok), r.error, r.user_uuid] for r in results
-        ],
+        "fire_server_cpu_seconds": fire_cpu,
+        "callbacks": [[r.started, r.sent, r.done, r.status, int(r.ok), r.error, r.user_uuid] for r in results],
     }
+
+
+def servers_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the server processes (read here, at the phase boundaries)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 SCENARIOS = {"flow": run_flow, "bare": run_bare, "callbacks": run_callbacks}

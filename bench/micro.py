@@ -22,15 +22,16 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from flask import Flask
+from werkzeug.wrappers import Response
+
+from bench.tokens import SERVICE, new_login
 from callback_app.app import EXTENSION, Parts, create_app
 from callback_app.config import Settings
 from callback_app.cookies import Sealer
 from callback_app.logs import LOGGER_NAME
 from callback_app.musicapi import IntegrationUser, LoginResult
 from callback_app.session import ACCOUNT_PREFIX, ACCOUNT_PURPOSE, IDLE_TIMEOUT, Account, _payload
-from werkzeug.wrappers import Response
-
-from bench.tokens import SERVICE, new_login
 
 SEAL_ITERATIONS = 5000
 CALLBACK_ITERATIONS = 2000
@@ -137,13 +138,17 @@ def callback_cpu(profile: bool) -> dict[str, Any]:
 
     measure(WARMUP, callback)
     samples = sorted(measure(CALLBACK_ITERATIONS, callback))
-    baseline = sorted(
-        time_calls(lambda: client.get("/healthz").status_code, CALLBACK_ITERATIONS, time.process_time_ns)
-    )
+    healthz = time_calls(lambda: client.get("/healthz").status_code, CALLBACK_ITERATIONS, time.process_time_ns)
+    bare = Flask("bare")
+    bare.add_url_rule("/", "ok", lambda: "ok")
+    bare_client = bare.test_client(use_cookies=False)
+    bare_flask = time_calls(lambda: bare_client.get("/").status_code, CALLBACK_ITERATIONS, time.process_time_ns)
     result: dict[str, Any] = {
         "mean_ms": statistics.fmean(samples) / 1e6,
+        "p50_ms": samples[len(samples) // 2] / 1e6,
         "p99_ms": samples[int(len(samples) * 0.99)] / 1e6,
-        "healthz_baseline_ms": statistics.fmean(baseline) / 1e6,
+        "healthz_ms": statistics.median(healthz) / 1e6,
+        "bare_flask_ms": statistics.median(bare_flask) / 1e6,
     }
     if profile:
         profiler = cProfile.Profile()

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigError
 
@@ -100,7 +100,22 @@ class Settings:
 
 
 def _mask(secret: str) -> str:
-    return f"***({len(secret)} chars)"
+    return f"***({len(secret)}-chars)"
+
+
+def _split_url(url: str) -> SplitResult | None:
+    """``urlsplit`` that also checks the port; None for what no browser could use."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        return None
+    return parts
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts '²', which ``int`` refuses."""
+    return value.isascii() and value.isdigit()
 
 
 def is_loopback_url(url: str) -> bool:
@@ -170,7 +185,7 @@ class _Reader:
         value = self.text("PORT")
         if value is None:
             return DEFAULT_PORT
-        if not value.isdigit() or not 0 < int(value) < 65536:
+        if not _is_number(value) or not 0 < int(value) < 65536:
             self.problem("PORT must be a number between 1 and 65535")
             return DEFAULT_PORT
         return int(value)
@@ -183,8 +198,8 @@ class _Reader:
             self.problem("PUBLIC_URL is missing (the app's external base URL, e.g. https://app.example.com)")
             return ""
         url = value.rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = _split_url(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             self.problem("PUBLIC_URL must be an absolute http(s) URL")
         elif parts.path or parts.query or parts.fragment or parts.username:
             self.problem("PUBLIC_URL must be an origin only (scheme, host and port)")
@@ -234,8 +249,14 @@ class _Reader:
         if value is None:
             return default
         url = value.rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        parts = _split_url(url)
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
             self.problem(f"{name} must be an absolute http(s) URL without query")
         elif parts.scheme == "http" and not is_loopback_url(url):
             self.problem(f"{name} must use https (plain http is allowed only on this machine)")
@@ -273,9 +294,12 @@ class ServerSettings:
     def from_environ(cls, environ: Mapping[str, str] | None = None, *, cpu_count: int = 1) -> ServerSettings:
         """Validate the app's configuration too, so a bad deploy stops before any worker starts."""
         environ = os.environ if environ is None else environ
-        settings = Settings.from_environ(environ)
         reader = _Reader(environ)
         workers = _web_concurrency(reader, environ.get("WEB_CONCURRENCY", "").strip(), cpu_count)
+        try:
+            settings = Settings.from_environ(environ)
+        except ConfigError as error:
+            raise ConfigError([*error.problems, *reader.problems]) from None
         if settings.simulator:
             # The simulator keeps its tokens in memory: one process, or logins would not match.
             workers = 1
@@ -288,7 +312,7 @@ def _web_concurrency(reader: _Reader, value: str, cpu_count: int) -> int:
     # One gevent worker per core: each holds thousands of waiting exchanges cheaply.
     if not value:
         return max(1, cpu_count)
-    if not value.isdigit() or not 0 < int(value) <= 64:
+    if not _is_number(value) or not 0 < int(value) <= 64:
         reader.problem("WEB_CONCURRENCY must be a number between 1 and 64")
         return 1
     return int(value)

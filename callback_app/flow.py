@@ -103,6 +103,11 @@ class LoginFlows:
             return False
         return hmac.compare_digest(str(spent.get("st", "")).encode(), state.encode())
 
+    def discard(self, cookies: Mapping[str, str], response: Response) -> None:
+        """Delete an unusable flow cookie (expired or not authentic), if the browser sent one."""
+        if self.policy.name(FLOW_COOKIE) in cookies:
+            self.policy.delete(response, FLOW_COOKIE)
+
     def finish(self, response: Response, flow: Flow) -> None:
         """Consume the flow: clear its cookie and remember its state, so a replay is named as one."""
         self.policy.delete(response, FLOW_COOKIE)

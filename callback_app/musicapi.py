@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .errors import (
@@ -54,7 +56,9 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 # One-time tokens are UUIDs today; accept any opaque token that is safe in a header.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{8,512}")
 _BASE64_CHARS = re.compile(r"[A-Za-z0-9+/]*")
-_WHITESPACE = re.compile(r"\s+")
+_WHITESPACE = re.compile(r"\s")
+# A browser or proxy may add a layer or two of percent-encoding; base64 itself never holds '%'.
+MAX_PERCENT_LAYERS = 3
 
 
 def service_name(service: str) -> str:
@@ -109,7 +113,11 @@ def decode_data64(raw: str) -> LoginResult:
 def _decode_base64(raw: str) -> bytes:
     if not raw or len(raw) > MAX_DATA64_LENGTH:
         raise MalformedCallback()
-    text = unquote(raw) if "%" in raw else raw
+    text = raw
+    for _ in range(MAX_PERCENT_LAYERS):
+        if "%" not in text:
+            break
+        text = unquote(text)
     # Query parsing turns '+' into ' '; the URL-safe alphabet uses '-' and '_'.
     text = _WHITESPACE.sub("+", text.strip()).replace("-", "+").replace("_", "/").rstrip("=")
     if not _BASE64_CHARS.fullmatch(text) or len(text) % 4 == 1:
@@ -168,7 +176,9 @@ class MusicApiClient:
     # Well inside both the token's one-minute life and a PaaS router's 30 s request limit.
     total_timeout: float = 10.0
     max_response_bytes: int = MAX_RESPONSE_BYTES
-    pool_size: int = 100
+    # Keep-alive connections kept per worker: as many as callbacks a gevent worker holds at once
+    # (gunicorn's worker_connections), so a burst reuses connections instead of opening new ones.
+    pool_size: int = 2000
 
     def __init__(
         self,
@@ -221,6 +231,9 @@ class MusicApiClient:
         except requests.Timeout as error:
             raise UpstreamTimeout() from error
         except requests.ConnectionError as error:
+            # requests reports a read timeout while streaming the body as a ConnectionError.
+            if error.args and isinstance(error.args[0], ReadTimeoutError):
+                raise UpstreamTimeout() from error
             raise UpstreamUnreachable() from error
         except requests.RequestException as error:
             raise UpstreamError() from error
@@ -232,7 +245,7 @@ class MusicApiClient:
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_response_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_response_bytes:
             raise UpstreamError()
         body = bytearray()
         for chunk in response.iter_content(chunk_size=16384):
@@ -258,6 +271,8 @@ def parse_integration_user(body: bytes, integration_user_uuid: str) -> Integrati
     if not isinstance(auth_data, dict) or not auth_data:
         raise UpstreamError()
     if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float, type(None))):
+        raise UpstreamError()
+    if isinstance(expires_at, float) and not math.isfinite(expires_at):
         raise UpstreamError()
     return IntegrationUser(
         integration_user_uuid=integration_user_uuid,

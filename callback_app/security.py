@@ -16,7 +16,10 @@ from .errors import CookieError, CsrfFailed
 CSRF_COOKIE = "csrf"
 CSRF_LIFETIME = 7 * 24 * 3600
 MAX_NEXT_LENGTH = 512
-_UNSAFE_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+# Browsers strip tabs and newlines from URLs and read "\\" as "/": "/\t/host" and "/\\host" mean "//host".
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+# Once percent-decoded, a space is only an encoded space in a path; control characters never are.
+_UNSAFE_IN_DECODED_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 class CsrfGuard:
@@ -65,13 +68,14 @@ def safe_next(value: str | None) -> str:
     if not value or len(value) > MAX_NEXT_LENGTH or not value.isascii():
         return "/"
     decoded = unquote(unquote(value))
-    for candidate in (value, decoded):
-        if not candidate.startswith("/") or candidate.startswith("//") or _UNSAFE_NEXT.search(candidate):
+    for candidate, unsafe in ((value, _UNSAFE_IN_NEXT), (decoded, _UNSAFE_IN_DECODED_NEXT)):
+        if not candidate.startswith("/") or candidate.startswith("//") or unsafe.search(candidate):
             return "/"
         parts = urlsplit(candidate)
         if parts.scheme or parts.netloc:
             return "/"
-    if value.startswith("/callback"):
+    if value.startswith("/callback") or decoded.startswith("/callback"):
+        # Never back into the callback: it would only show an error, with a stale token in the URL.
         return "/"
     return value
 

@@ -88,9 +88,10 @@ def _account(payload: Mapping[str, Any], service: str) -> Account:
             expires_at=payload["x"],
         )
         account = Account(service=service, user=user, connected_at=int(payload["t"]), refreshed_at=payload["r"])
+        sealed_for = payload["s"]
     except (KeyError, TypeError, ValueError) as error:
         raise CookieError() from error
-    if payload["s"] != service:
+    if sealed_for != service:
         raise CookieError()
     return account
 
@@ -127,18 +128,19 @@ class BrowserSession:
     def accounts(self) -> list[Account]:
         """Connected accounts in the order of the service list."""
         if self._accounts is None:
+            # Only the cookies the browser sent are opened: most visitors carry none.
+            prefix = self.policy.name(ACCOUNT_PREFIX)
+            sent = {name[len(prefix) :]: value for name, value in self.cookies.items() if name.startswith(prefix)}
             self._accounts = {}
             for service in self.services:
-                account = self._read(service)
-                if account is not None:
-                    self._accounts[service] = account
+                if service in sent:
+                    account = self._read(service, sent[service])
+                    if account is not None:
+                        self._accounts[service] = account
         return list(self._accounts.values())
 
-    def _read(self, service: str) -> Account | None:
+    def _read(self, service: str, value: str) -> Account | None:
         base = self.cookie_base(service)
-        value = self.cookies.get(self.policy.name(base))
-        if value is None:
-            return None
         now = self.clock()
         try:
             opened = self.sealer.open(base, ACCOUNT_PURPOSE, value, max_age=IDLE_TIMEOUT)

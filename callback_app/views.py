@@ -17,6 +17,8 @@ from werkzeug.wrappers import Response
 from .app import EXTENSION, Parts
 from .errors import (
     CallbackError,
+    FlowExpired,
+    FlowMissing,
     MethodNotAllowed,
     NotConnected,
     NotFound,
@@ -192,6 +194,12 @@ def callback() -> Response:
     p = parts()
     try:
         flow = p.flows.bind(request.cookies, request.args.get("state"))
+    except (FlowMissing, FlowExpired) as error:
+        record_outcome(error.code)
+        response = error_response(error)
+        # A flow cookie that cannot be opened is useless: remove it rather than keep sending it.
+        p.flows.discard(request.cookies, response)
+        return response
     except CallbackError as error:
         record_outcome(error.code)
         raise

@@ -34,9 +34,11 @@ def musicapi(simulator: Simulator) -> Iterator[ThreadedServer]:
 @pytest.fixture(autouse=True)
 def _fresh_simulator(request: pytest.FixtureRequest) -> Iterator[None]:
     """Faults, latency and recorded calls never leak from one test into the next."""
-    yield
+    simulator: Simulator | None = None
     if "simulator" in request.fixturenames:
-        simulator: Simulator = request.getfixturevalue("simulator")
+        simulator = request.getfixturevalue("simulator")
+    yield
+    if simulator is not None:
         simulator.reset()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
@@ -66,9 +67,24 @@ def announce(host: str, port: int) -> None:
     print(f"simulator listening on http://{host}:{port}", flush=True)
 
 
+def listener(host: str, port: int) -> socket.socket:
+    """A listening socket whose connections send small writes at once.
+
+    Responses leave in two writes (headers, then body); with Nagle's algorithm on, the second
+    waits ~40 ms for the client's delayed ACK, which would slow every simulated exchange.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(LISTEN_BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
 def serve_with_gevent(app: Flask, host: str, port: int) -> None:
     """One greenlet per request, no access log: logging thousands of lines would cost more than serving them."""
-    server = WSGIServer((host, port), app, backlog=LISTEN_BACKLOG, log=None)
+    server = WSGIServer(listener(host, port), app, log=None)
     server.start()
     gevent.signal_handler(signal.SIGTERM, server.stop)
     gevent.signal_handler(signal.SIGINT, server.stop)
@@ -80,6 +96,7 @@ def serve_threaded(app: Flask, host: str, port: int) -> None:
     """One thread per request with werkzeug's server; access logs off, errors still logged."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, app, threaded=True)
+    server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     announce(host, server.port)
     try:
