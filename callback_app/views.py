@@ -39,6 +39,7 @@ bp = Blueprint("main", __name__)
 # A typical account cookie; a login is refused up front when even that could not fit.
 TYPICAL_ACCOUNT_COOKIE_BYTES = 900
 JUST_CONNECTED_SECONDS = 60
+REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
 
 def parts() -> Parts:
@@ -125,7 +126,7 @@ def expires_text(expires_at: int | None, now: float, expired: bool) -> str:
     return f"Token expires in {hours // 24} days"
 
 
-def account_view(account: Account, now: float) -> AccountView:
+def account_view(account: Account, now: float, refresh_failed: bool = False) -> AccountView:
     user = account.user
     expired = account.expired(now)
     image_url = user.image_url if user.image_url and user.image_url.startswith("https://") else None
@@ -140,6 +141,7 @@ def account_view(account: Account, now: float) -> AccountView:
         expires_text=expires_text(user.expires_at, now, expired),
         expired=expired,
         just_connected=now - account.connected_at < JUST_CONNECTED_SECONDS,
+        refresh_error=REFRESH_FAILED_NOTE if refresh_failed else None,
     )
 
 
@@ -147,10 +149,11 @@ def account_view(account: Account, now: float) -> AccountView:
 def index() -> str:
     p = parts()
     now = p.clock()
+    accounts, refresh_errors = current_accounts(p, now)
     return render_template(
         "index.html",
         services=[ServiceOption(s, service_name(s), badge(s)) for s in p.settings.services],
-        accounts=[account_view(account, now) for account in browser().accounts()],
+        accounts=[account_view(account, now, account.service in refresh_errors) for account in accounts],
         can_refresh=p.settings.can_refresh,
         csrf_token=csrf_token(),
         next_path=None,
@@ -257,14 +260,9 @@ def logout() -> Response:
 def api_session() -> Response:
     p = parts()
     now = p.clock()
-    session = browser()
-    accounts = session.accounts()
+    accounts, refresh_errors = current_accounts(p, now)
     if not accounts:
         raise NotConnected()
-    refresh_errors: dict[str, str] = {}
-    if p.settings.can_refresh:
-        refresh_errors = refresh_expired(p, session, accounts, now)
-        accounts = session.accounts()
     body = []
     for account in accounts:
         item: dict[str, Any] = account.to_api()
@@ -275,8 +273,22 @@ def api_session() -> Response:
     return jsonify({"accounts": body})
 
 
+def current_accounts(p: Parts, now: float) -> tuple[list[Account], dict[str, str]]:
+    """This browser's accounts, expired tokens renewed first when client credentials allow."""
+    session = browser()
+    accounts = session.accounts()
+    if not p.settings.can_refresh or not any(account.expired(now) for account in accounts):
+        return accounts, {}
+    errors = refresh_expired(p, session, accounts, now)
+    record_outcome("refresh_failed" if errors else "refreshed")
+    return session.accounts(), errors
+
+
 def refresh_expired(p: Parts, session: BrowserSession, accounts: list[Account], now: float) -> dict[str, str]:
-    """Fetch fresh tokens for expired accounts; the user id comes only from the sealed cookie."""
+    """Fetch fresh tokens for expired accounts; the user id comes only from the sealed cookie.
+
+    A failure leaves the account as it was (still usable for its profile) and is reported per service.
+    """
     assert p.settings.client_id is not None
     assert p.settings.client_secret is not None
     errors: dict[str, str] = {}
