@@ -28,6 +28,10 @@ RESEAL_AFTER = 3600
 MAX_COOKIE_BYTES = 4000
 MAX_COOKIE_HEADER_BYTES = 8190
 FLOW_COOKIE_RESERVE = 600
+# Sealed sizes of typical accounts (measured with the simulator's realistic tokens), so a login
+# that could not be stored is refused before MusicAPI is even visited.
+TYPICAL_COOKIE_BYTES = {"appleMusic": 1550, "tidal": 1750, "amazonMusic": 1250}
+DEFAULT_TYPICAL_COOKIE_BYTES = 850
 # Treated as expired a minute early, so nobody is handed a token about to die.
 EXPIRY_MARGIN = 60
 
@@ -109,6 +113,7 @@ class BrowserSession:
         services: Iterable[str],
         can_refresh: bool,
         clock: Clock,
+        transient_cookies: Iterable[str] = (),
     ) -> None:
         self.sealer = sealer
         self.policy = policy
@@ -117,6 +122,8 @@ class BrowserSession:
         self.services = tuple(services)
         self.can_refresh = can_refresh
         self.clock = clock
+        # The login flow's own cookies come and go; FLOW_COOKIE_RESERVE keeps room for them.
+        self.transient_cookies = frozenset(transient_cookies)
         self._accounts: dict[str, Account] | None = None
         # Accounts to write back, with their sealed value when already computed.
         self._to_write: dict[str, tuple[Account, str | None]] = {}
@@ -127,6 +134,10 @@ class BrowserSession:
 
     def accounts(self) -> list[Account]:
         """Connected accounts in the order of the service list."""
+        return list(self._loaded().values())
+
+    def _loaded(self) -> dict[str, Account]:
+        """The accounts by service, their cookies opened on first use."""
         if self._accounts is None:
             # Only the cookies the browser sent are opened: most visitors carry none.
             prefix = self.policy.name(ACCOUNT_PREFIX)
@@ -137,7 +148,7 @@ class BrowserSession:
                     account = self._read(service, sent[service])
                     if account is not None:
                         self._accounts[service] = account
-        return list(self._accounts.values())
+        return self._accounts
 
     def _read(self, service: str, value: str) -> Account | None:
         base = self.cookie_base(service)
@@ -165,14 +176,10 @@ class BrowserSession:
         return int(left)
 
     def get(self, service: str) -> Account | None:
-        self.accounts()
-        assert self._accounts is not None
-        return self._accounts.get(service)
+        return self._loaded().get(service)
 
     def put(self, account: Account) -> None:
         """Store ``account`` (replacing that service's), or raise SessionFull if it cannot fit."""
-        self.accounts()
-        assert self._accounts is not None
         sealed = self._seal(account)
         base = self.cookie_base(account.service)
         name = self.policy.name(base)
@@ -182,7 +189,7 @@ class BrowserSession:
             MAX_COOKIE_HEADER_BYTES - FLOW_COOKIE_RESERVE
         ):
             raise SessionFull()
-        self._accounts[account.service] = account
+        self._loaded()[account.service] = account
         self._to_write[account.service] = (account, sealed)
         self._to_delete.discard(base)
 
@@ -190,23 +197,24 @@ class BrowserSession:
         """Length of the Cookie header once one cookie is replaced and another added.
 
         Counts every cookie the browser sends, the site's own included, since they share the
-        server's header limit.
+        server's header limit; the login's own cookies are left to FLOW_COOKIE_RESERVE.
         """
+        left_out = {replacing, *self.transient_cookies}
         pairs = [pair.strip() for pair in self.cookie_header.split(";") if pair.strip()]
-        kept = [pair for pair in pairs if pair.split("=", 1)[0] != replacing]
+        kept = [pair for pair in pairs if pair.split("=", 1)[0] not in left_out]
         sizes = [len(pair) for pair in kept] + ([adding] if adding else [])
         return sum(sizes) + 2 * max(0, len(sizes) - 1)
 
-    def room_for_another(self, service: str, typical_bytes: int) -> bool:
-        """Whether a new account of ``typical_bytes`` could still be stored for ``service``."""
+    def room_for_another(self, service: str) -> bool:
+        """Whether a typical account of ``service`` could still be stored (checked before a login)."""
         name = self.policy.name(self.cookie_base(service))
-        projected = self.projected_header_bytes(replacing=name, adding=typical_bytes)
-        return projected <= MAX_COOKIE_HEADER_BYTES - FLOW_COOKIE_RESERVE
+        typical = len(name) + 1 + TYPICAL_COOKIE_BYTES.get(service, DEFAULT_TYPICAL_COOKIE_BYTES)
+        return (
+            self.projected_header_bytes(replacing=name, adding=typical) <= MAX_COOKIE_HEADER_BYTES - FLOW_COOKIE_RESERVE
+        )
 
     def remove(self, service: str) -> None:
-        self.accounts()
-        assert self._accounts is not None
-        self._accounts.pop(service, None)
+        self._loaded().pop(service, None)
         self._to_write.pop(service, None)
         self._to_delete.add(self.cookie_base(service))
 
@@ -221,8 +229,7 @@ class BrowserSession:
 
     def replace_user(self, service: str, user: IntegrationUser) -> Account:
         """Swap in fresh tokens for an account (after a refresh) and keep it."""
-        account = self.get(service)
-        assert account is not None
+        account = self._loaded()[service]
         refreshed = replace(account, user=user, refreshed_at=int(self.clock()))
         self.put(refreshed)
         return refreshed

@@ -36,8 +36,6 @@ from .session import Account, BrowserSession
 
 bp = Blueprint("main", __name__)
 
-# A typical account cookie; a login is refused up front when even that could not fit.
-TYPICAL_ACCOUNT_COOKIE_BYTES = 900
 JUST_CONNECTED_SECONDS = 60
 REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
@@ -59,6 +57,7 @@ def browser() -> BrowserSession:
             services=p.settings.services,
             can_refresh=p.settings.can_refresh,
             clock=p.clock,
+            transient_cookies=(p.cookie_policy.name(FLOW_COOKIE), p.cookie_policy.name(SPENT_COOKIE)),
         )
     session: BrowserSession = g.browser
     return session
@@ -182,7 +181,7 @@ def start_login(service: str | None) -> Response:
     """Answer 303 to MusicAPI's login page, with a flow cookie binding the return to us."""
     p = parts()
     check_csrf()
-    if service is not None and not browser().room_for_another(service, TYPICAL_ACCOUNT_COOKIE_BYTES):
+    if service is not None and not browser().room_for_another(service):
         raise SessionFull()
     response = redirect("/", code=303)
     flow = p.flows.start(response, service, safe_next(request.form.get("next")))
@@ -289,16 +288,15 @@ def refresh_expired(p: Parts, session: BrowserSession, accounts: list[Account], 
 
     A failure leaves the account as it was (still usable for its profile) and is reported per service.
     """
-    assert p.settings.client_id is not None
-    assert p.settings.client_secret is not None
+    client_id, client_secret = p.settings.client_id, p.settings.client_secret
+    if client_id is None or client_secret is None:
+        return {}
     errors: dict[str, str] = {}
     for account in accounts:
         if not account.expired(now):
             continue
         try:
-            user = p.musicapi.fetch_fresh(
-                account.user.integration_user_uuid, p.settings.client_id, p.settings.client_secret
-            )
+            user = p.musicapi.fetch_fresh(account.user.integration_user_uuid, client_id, client_secret)
             session.replace_user(account.service, user)
         except RequestError as error:
             errors[account.service] = error.code

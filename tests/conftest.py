@@ -54,6 +54,9 @@ def start_app(musicapi: ThreadedServer) -> Iterator[Callable[..., GunicornApp]]:
         return app
 
     yield start
+    # Signal every server first, then wait: each drains its keep-alive connections in parallel.
+    for app in started:
+        app.terminate()
     for app in started:
         app.stop()
 

@@ -71,7 +71,8 @@ def fake_profile(user_key: str | None) -> dict[str, str]:
     """Return a user profile, the same one for the same user_key, a random one without it."""
     seed = hashlib.sha256(user_key.encode()).digest() if user_key else secrets.token_bytes(32)
     # Not security sensitive: a seeded generator is what makes profiles repeatable per user_key.
-    generator = random.Random(seed)  # noqa: S311
+    # Repeatable fake profiles, not secrets.
+    generator = random.Random(seed)  # noqa: S311  # nosec B311
     first_name, last_name = generator.choice(FIRST_NAMES), generator.choice(LAST_NAMES)
     return {
         "integrationUserId": str(generator.randrange(10**9, 10**10)),

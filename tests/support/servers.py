@@ -80,7 +80,7 @@ def app_environment(musicapi_url: str, port: int, **overrides: str) -> dict[str,
     """Production-like configuration for the app, pointed at a local MusicAPI."""
     environ = {
         "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": os.environ.get("HOME", str(ROOT)),
         "LANG": "C.UTF-8",
         "PORT": str(port),
         "SECRET_KEY": TEST_SECRET_KEY,
@@ -120,9 +120,12 @@ class GunicornApp:
             self.stop()
             raise RuntimeError(f"the app did not start:\n{self.logs.text()}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+    def terminate(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
             self.process.send_signal(sig)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        self.terminate(sig)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

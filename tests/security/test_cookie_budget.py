@@ -1,0 +1,124 @@
+"""The cookie size budget: many services with realistic tokens, and a clear refusal instead of a lost cookie.
+
+Browsers drop a cookie over 4,096 bytes without a word; gunicorn refuses a request whose Cookie
+header is over 8,190 bytes. With 14 services and real token sizes (an Apple Music user token and
+TIDAL JWTs are over 1 KB each) not everything fits: the app must say so, and keep what it has.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from callback_app.config import DEFAULT_SERVICES
+from callback_app.simulator import Simulator
+from tests.support.user import User, encode_data64
+
+from .helpers import account_cookies_added, cookie_name, set_cookies
+
+MAX_COOKIE_BYTES = 4000
+GUNICORN_FIELD_LIMIT = 8190
+# Largest first: the hardest order for the budget.
+BIGGEST_FIRST = ("appleMusic", "tidal", "amazonMusic", "spotify", "youtube", "youtubeMusic")
+
+
+def cookie_header_bytes(user: User) -> int:
+    """The Cookie header this browser sends the app next."""
+    return len("; ".join(f"{cookie.name}={cookie.value}" for cookie in user.http.cookies))
+
+
+def connect_or_refusal(user: User, simulator: Simulator, service: str) -> requests.Response:
+    """The callback's answer, or the refusal to start the login when the app already knows it cannot fit."""
+    login = user.start_login(service)
+    if login.status_code != 303:
+        return login
+    return user.come_back(user.callback_url(login, encode_data64(simulator.issue_login(service))))
+
+
+def test_services_connect_one_by_one_until_a_clear_refusal_and_nothing_is_lost(
+    user: User, simulator: Simulator
+) -> None:
+    order = BIGGEST_FIRST + tuple(s for s in DEFAULT_SERVICES if s not in BIGGEST_FIRST)
+    report: list[str] = []
+    refusal = None
+    connected: list[str] = []
+    for service in order:
+        response = connect_or_refusal(user, simulator, service)
+        sizes = [len(header.split(";", 1)[0]) for header in set_cookies(response)]
+        assert all(size <= MAX_COOKIE_BYTES for size in sizes), f"{service}: a cookie over 4000 bytes: {sizes}"
+        header_bytes = cookie_header_bytes(user)
+        report.append(
+            f"{service}: {response.status_code}, largest Set-Cookie {max(sizes, default=0)} B, "
+            f"Cookie header then {header_bytes} B"
+        )
+        assert header_bytes <= GUNICORN_FIELD_LIMIT, "\n".join(report)
+        if response.status_code != 303:
+            refusal = response
+            break
+        connected.append(service)
+    print(f"\n{len(connected)} of {len(order)} services fit:\n  " + "\n  ".join(report))
+
+    assert refusal is not None, "with realistic tokens all 14 cannot fit in 8 KB; the app must refuse one"
+    assert refusal.status_code == 400
+    assert "Too many accounts connected at once" in refusal.text
+    assert "Disconnect one" in refusal.text
+    assert not account_cookies_added(refusal)
+    assert sorted(user.connected_services()) == sorted(connected), "the accounts already connected are intact"
+    assert len(connected) >= 4, "at least the four biggest services fit together"
+    assert user.get("/").status_code == 200, "the browser can still use the site"
+
+
+def test_once_even_a_typical_account_cannot_fit_the_login_is_refused_before_musicapi(
+    user: User, simulator: Simulator
+) -> None:
+    refusal = None
+    for service in BIGGEST_FIRST + tuple(s for s in DEFAULT_SERVICES if s not in BIGGEST_FIRST):
+        calls = len(simulator.calls())
+        login = user.start_login(service)
+        if login.status_code != 303:
+            refusal = login
+            break
+        user.come_back(user.callback_url(login, encode_data64(simulator.issue_login(service))))
+
+    assert refusal is not None
+    assert refusal.status_code == 400
+    assert "Too many accounts" in refusal.text
+    assert not any(cookie_name(h) == "flow" for h in set_cookies(refusal))
+    assert len(simulator.calls()) == calls, "nobody is sent to log in for an account that cannot be kept"
+
+
+def test_the_largest_tokens_together_still_work(user: User) -> None:
+    for service in ("appleMusic", "tidal"):
+        assert user.connect(service).status_code == 303
+
+    accounts = {account["service"]: account for account in user.accounts()}
+
+    assert len(accounts["appleMusic"]["authData"]["musicUserToken"]) >= 1000
+    assert len(accounts["tidal"]["authData"]["accessToken"]) >= 1000
+
+
+def test_other_cookies_on_the_same_host_count_against_the_budget(user: User) -> None:
+    # Another app on this host (or analytics) left a big cookie: the budget is the whole header.
+    user.http.cookies.set("analytics", "x" * 7000, domain="127.0.0.1", path="/")
+    user.open_home()
+
+    response = user.start_login("appleMusic")
+
+    assert response.status_code == 400
+    assert "Too many accounts" in response.text
+    assert cookie_header_bytes(user) <= GUNICORN_FIELD_LIMIT
+
+
+def test_an_account_that_turns_out_too_big_at_the_callback_is_refused_clearly(user: User, simulator: Simulator) -> None:
+    # Through MusicAPI's chooser the service is unknown until the return: Apple Music's token
+    # then turns out not to fit beside the site's other cookies.
+    user.http.cookies.set("analytics", "x" * 6000, domain="127.0.0.1", path="/")
+    login = user.start_login(None)
+    assert login.status_code == 303
+
+    response = user.come_back(user.callback_url(login, encode_data64(simulator.issue_login("appleMusic"))))
+
+    assert response.status_code == 400
+    assert "Too many accounts" in response.text
+    assert not account_cookies_added(response)
+    assert cookie_header_bytes(user) <= GUNICORN_FIELD_LIMIT
+    assert len(simulator.calls()) == 1
