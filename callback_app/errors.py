@@ -110,7 +110,10 @@ class FlowExpired(CallbackError):
 class FlowReplayed(CallbackError):
     code = "flow_replayed"
     title = "This login link was already used"
-    message = "Each login link works only once. If you need to connect again, start a new login."
+    message = (
+        "Each login link works only once. If you already connected, you'll see it on the start page; "
+        "otherwise try again."
+    )
 
 
 class StateMismatch(CallbackError):

@@ -56,7 +56,9 @@ class CsrfGuard:
 
     def check(self, cookies: Mapping[str, str], form_token: str | None, origin: str | None) -> None:
         """Raise CsrfFailed unless the form token matches the cookie and the origin is ours."""
-        if origin is not None and origin != self.public_origin:
+        # "Origin: null" is what browsers send from a page whose Referrer-Policy is no-referrer (the
+        # callback's error page, whose "Try again" must work); the token below still has to match.
+        if origin not in (None, "null", self.public_origin):
             raise CsrfFailed()
         expected = self.current_token(cookies)
         if not expected or not form_token or not hmac.compare_digest(expected.encode(), form_token.encode()):

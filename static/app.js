@@ -1,9 +1,18 @@
 // Progressive enhancement only: every page works without this file.
-// Connect forms: show "Connecting…" and block a second submit while the browser leaves for MusicAPI.
+// Connect forms: the pressed button says "Connecting Spotify…", and no connect button sends a second form
+// while the browser is on its way to MusicAPI (a second login would only cancel the first).
 (function () {
   'use strict';
 
-  var BUSY_LABEL = 'Connecting…';
+  var BUSY_LABEL = 'Connecting…';  // pages say more with data-busy-label on the form
+  // If the person stops the page loading, the buttons come back after a while.
+  var GIVE_UP_MS = 15000;
+  var busy = false;
+  var giveUpTimer = null;
+
+  function connectForms() {
+    return Array.prototype.slice.call(document.querySelectorAll('form.js-connect'));
+  }
 
   function buttonOf(form) {
     return form.querySelector('button[type="submit"], button:not([type])');
@@ -13,34 +22,40 @@
     return button.querySelector('.btn-label') || button;
   }
 
-  function markBusy(form) {
-    var button = buttonOf(form);
-    form.setAttribute('aria-busy', 'true');
-    form.dataset.busy = '1';
-    if (!button) {
-      return;
-    }
-    var label = labelOf(button);
-    if (label.dataset.idleLabel === undefined) {
-      label.dataset.idleLabel = label.textContent;
-    }
-    label.textContent = BUSY_LABEL;
-    button.disabled = true;
+  function markBusy(pressedForm) {
+    connectForms().forEach(function (form) {
+      var button = buttonOf(form);
+      if (!button) {
+        return;
+      }
+      if (form === pressedForm) {
+        var label = labelOf(button);
+        form.setAttribute('aria-busy', 'true');
+        if (label.dataset.idleLabel === undefined) {
+          label.dataset.idleLabel = label.textContent;
+        }
+        label.textContent = form.dataset.busyLabel || BUSY_LABEL;
+      }
+      button.disabled = true;
+    });
   }
 
-  function restore(form) {
-    var button = buttonOf(form);
-    form.removeAttribute('aria-busy');
-    delete form.dataset.busy;
-    if (!button) {
-      return;
-    }
-    var label = labelOf(button);
-    if (label.dataset.idleLabel !== undefined) {
-      label.textContent = label.dataset.idleLabel;
-      delete label.dataset.idleLabel;
-    }
-    button.disabled = false;
+  function restore() {
+    busy = false;
+    window.clearTimeout(giveUpTimer);
+    connectForms().forEach(function (form) {
+      var button = buttonOf(form);
+      form.removeAttribute('aria-busy');
+      if (!button) {
+        return;
+      }
+      var label = labelOf(button);
+      if (label.dataset.idleLabel !== undefined) {
+        label.textContent = label.dataset.idleLabel;
+        delete label.dataset.idleLabel;
+      }
+      button.disabled = false;
+    });
   }
 
   document.addEventListener('submit', function (event) {
@@ -48,22 +63,22 @@
     if (!(form instanceof HTMLFormElement) || !form.classList.contains('js-connect')) {
       return;
     }
-    if (form.dataset.busy) {
+    if (busy) {
       event.preventDefault();
       return;
     }
-    // Disable after the submission has been queued, so the browser still sends the form.
+    busy = true;
+    // Disable after the submission has been queued, so the browser still sends the pressed form.
     window.setTimeout(function () {
       markBusy(form);
     }, 0);
-    form.dataset.busy = '1';
+    giveUpTimer = window.setTimeout(restore, GIVE_UP_MS);
   });
 
-  // Back button from MusicAPI: the page may come back from the bfcache still "Connecting…".
+  // Back from MusicAPI: the page may come back from the back-forward cache still "Connecting…".
   window.addEventListener('pageshow', function (event) {
-    if (!event.persisted) {
-      return;
+    if (event.persisted) {
+      restore();
     }
-    document.querySelectorAll('form.js-connect').forEach(restore);
   });
 })();

@@ -34,19 +34,23 @@
     return token ? 'Token present: ' + token.slice(0, 6) + '…' : 'No token';
   }
 
+  // Same wording as the start page: whole minutes left, rounded down.
   function timeLeft(expiresAt) {
     if (typeof expiresAt !== 'number') {
       return 'No expiry given';
     }
-    var minutes = Math.round((expiresAt - Date.now()) / 60000);
-    if (minutes <= 0) {
+    var minutes = Math.floor((expiresAt - Date.now()) / 60000);
+    if (minutes < 0) {
       return 'Token expired';
     }
-    if (minutes < 60) {
-      return 'Expires in ' + minutes + ' min';
+    if (minutes < 120) {
+      return 'Token expires in ' + minutes + ' min';
     }
     var hours = Math.floor(minutes / 60);
-    return 'Expires in ' + hours + ' h ' + (minutes % 60) + ' min';
+    if (hours < 48) {
+      return 'Token expires in ' + hours + ' h';
+    }
+    return 'Token expires in ' + Math.floor(hours / 24) + ' days';
   }
 
   function updateCountdowns() {

@@ -1,26 +1,22 @@
-"""Browser fixtures: Debian's Chromium through Playwright, and a visitor who clicks through the real pages.
+"""Browser fixtures: Debian's Chromium through Playwright, and visitors who click through the real pages.
 
 The app runs under gunicorn exactly as deployed (``app_server``); MusicAPI is the simulator, whose HTML
-login pages the browser really visits. Every test saves a screenshot under ``artifacts/screenshots/``.
+login pages the browser really visits. Every test saves screenshots under ``artifacts/screenshots/``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext
 
+from tests.browser.visitor import Visitor, route_avatars
 from tests.support.clock import FakeClock
-from tests.support.servers import ROOT, GunicornApp, ThreadedServer
+from tests.support.servers import GunicornApp
 
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-README_SCREENSHOTS = ROOT / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,14 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--no-first-run",
 ]
-# Profile pictures live on the simulator's made-up CDN; the browser gets this local stand-in instead.
-AVATAR_URLS = "https://cdn.simulator.musicapi.example/**"
-AVATAR_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 48 48">'
-    '<rect width="48" height="48" fill="#c7d2fe"/><circle cx="24" cy="19" r="9" fill="#4338ca"/>'
-    '<path d="M7 46c2-10 9-15 17-15s15 5 17 15z" fill="#4338ca"/></svg>'
-)
-SERIOUS = ("serious", "critical")
 
 
 @pytest.fixture(scope="session")
@@ -50,10 +38,9 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+def browser_context_args() -> dict[str, Any]:
     """A phone-sized window, the way most people see these pages."""
     return {
-        **browser_context_args,
         "viewport": PHONE,
         "device_scale_factor": 1,
         "locale": "en-GB",
@@ -62,112 +49,26 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@dataclass
-class Visitor:
-    """One person in one browser: methods read like what they do and see."""
-
-    page: Page
-    app_url: str
-    musicapi_clock: FakeClock
-    name: str
-    problems: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
-
-    def _console(self, message: ConsoleMessage) -> None:
-        # Broken CSP or a missing asset shows here; error statuses of pages we open on purpose do not count.
-        text = message.text
-        if "Content Security Policy" in text or "Refused to" in text:
-            self.problems.append(f"console: {text}")
-
-    # Going places
-
-    def open_start(self) -> None:
-        self.page.goto(self.app_url + "/")
-        expect(self.page.get_by_role("heading", level=1)).to_be_visible()
-
-    def open(self, path: str) -> None:
-        self.page.goto(self.app_url + path)
-
-    # The connect flow, by clicking
-
-    def press_connect(self, service_name: str) -> None:
-        self.page.get_by_role("button", name=f"Connect {service_name}").click()
-
-    def log_in_at_musicapi(self, service_name: str, account: str = "ada") -> None:
-        page = self.page
-        expect(page.get_by_role("heading", name=f"Log in to {service_name}")).to_be_visible()
-        page.get_by_label("Simulated account").fill(account)
-        page.get_by_role("button", name=f"Log in to {service_name}").click()
-
-    def cancel_at_musicapi(self) -> None:
-        self.page.get_by_role("button", name="Cancel").click()
-
-    def connect(self, service_name: str, account: str = "ada") -> None:
-        """Press the service's button, log in on MusicAPI's page, and come back connected."""
-        self.press_connect(service_name)
-        self.log_in_at_musicapi(service_name, account)
-        expect(self.page.get_by_role("status")).to_contain_text(f"Connected {service_name}")
-
-    def account_card(self, service_name: str) -> Any:
-        accounts = self.page.get_by_role("region", name="Connected accounts")
-        return accounts.get_by_role("listitem").filter(has_text=service_name)
-
-    # Evidence
-
-    def broken_images(self) -> list[str]:
-        """Pictures that did not load (profile pictures and service badges alike)."""
-        broken: list[str] = self.page.locator("img").evaluate_all(
-            "images => images.filter(image => !image.complete || image.naturalWidth === 0).map(image => image.src)"
-        )
-        return broken
-
-    def screenshot(self, name: str, *, readme_name: str | None = None, full_page: bool = True) -> Path:
-        """Save what the person sees; ``readme_name`` also writes it to docs/screenshots for the README."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{self.name}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
-        if readme_name is not None:
-            README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.page.screenshot(
-                path=str(README_SCREENSHOTS / readme_name), full_page=full_page, animations="disabled", caret="hide"
-            )
-        return path
-
-    def accessibility_violations(self) -> list[str]:
-        """Serious and critical axe-core findings on the current page, one readable line each."""
-        results = Axe().run(self.page)
-        return [
-            f"{violation['id']} ({violation['impact']}): {violation['help']} -> "
-            + ", ".join(str(node["target"]) for node in violation["nodes"])
-            for violation in results.response["violations"]
-            if violation["impact"] in SERIOUS
-        ]
-
-
-def route_avatars(context: BrowserContext) -> None:
-    def avatar(route: Route) -> None:
-        route.fulfill(status=200, content_type="image/svg+xml", body=AVATAR_SVG)
-
-    context.route(AVATAR_URLS, avatar)
-
-
 @pytest.fixture
 def visit(
-    new_context: Callable[..., BrowserContext],
+    browser: Browser,
+    browser_context_args: dict[str, Any],
     app_server: GunicornApp,
-    musicapi: ThreadedServer,
     musicapi_clock: FakeClock,
     request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., Visitor]]:
-    """Open a browser (a fresh context: its own cookies) as a visitor of ``app_url`` (default: the app)."""
+    """Open a browser (a fresh context: its own cookies) as a visitor of ``app_url`` (default: the app).
+
+    ``context_args`` override the phone defaults: ``color_scheme="dark"``, ``viewport={...}``.
+    """
+    contexts: list[BrowserContext] = []
     visitors: list[Visitor] = []
     test_name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name.removeprefix("test_")).strip("-")
 
     def open_browser(app_url: str | None = None, **context_args: Any) -> Visitor:
-        context = new_context(**context_args)
+        context = browser.new_context(**{**browser_context_args, **context_args})
+        contexts.append(context)
+        context.set_default_timeout(10_000)
         route_avatars(context)
         name = test_name if not visitors else f"{test_name}-{len(visitors) + 1}"
         visitor = Visitor(context.new_page(), app_url or app_server.url, musicapi_clock, name)
@@ -175,6 +76,8 @@ def visit(
         return visitor
 
     yield open_browser
+    for context in contexts:
+        context.close()
     for visitor in visitors:
         assert not visitor.problems, visitor.problems
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Route, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import Visitor
+from tests.browser.visitor import Visitor
 
 pytestmark = pytest.mark.browser
 
@@ -46,24 +46,32 @@ def test_connect_two_services_see_both_disconnect_one_and_log_out(visitor: Visit
     visitor.screenshot("logged-out")
 
 
+# Runs after the page's own submit handling (window is the last stop of a bubbling event): counts the
+# submissions the page let through, then keeps the browser here, as if the network were very slow.
+HOLD_SUBMISSIONS = """
+window.sentForms = 0;
+window.addEventListener('submit', event => {
+  if (!event.defaultPrevented) { window.sentForms += 1; }
+  event.preventDefault();
+});
+"""
+
+
 def test_the_button_says_it_is_working_and_sends_the_form_once(visitor: Visitor) -> None:
     page = visitor.page
-    held: list[Route] = []
-    page.route("**/connect/deezer", held.append)
+    page.add_init_script(HOLD_SUBMISSIONS)
     visitor.open_start()
 
-    button = page.get_by_role("button", name="Connect Deezer")
-    button.click()
-    working = page.get_by_role("button", name="Connecting…")
+    page.get_by_role("button", name="Connect Deezer").click()
+    working = page.get_by_role("button", name="Connecting Deezer…")
     expect(working).to_be_disabled()
-    visitor.screenshot("working")
-    working.click(force=True)
-    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Connect Spotify")).to_be_disabled()
+    visitor.screenshot("working", full_page=False)
+    # Presses that land before the buttons turn grey (a double tap) still send nothing.
+    working.evaluate("button => button.form.requestSubmit()")
+    page.get_by_role("button", name="Connect Spotify").evaluate("button => button.form.requestSubmit()")
 
-    assert len(held) == 1
-    held[0].continue_()
-    visitor.log_in_at_musicapi("Deezer")
-    expect(page.get_by_role("status")).to_contain_text("Connected Deezer")
+    assert page.evaluate("window.sentForms") == 1, "a second press sent another form"
 
 
 def test_any_service_through_musicapis_chooser(visitor: Visitor) -> None:
@@ -95,7 +103,7 @@ def test_a_developer_page_reads_the_connected_session(visitor: Visitor) -> None:
     expect(demo.get_by_role("listitem")).to_have_count(1)
     expect(demo).to_contain_text("spotify")
     expect(demo).to_contain_text(re.compile(r"Token present: BQ\S{4}…"))
-    expect(demo).to_contain_text(re.compile(r"Expires in \d+ min"))
+    expect(demo).to_contain_text(EXPIRES_IN_AN_HOUR)
     visitor.screenshot("developers")
 
     page.get_by_role("button", name="Check again").click()
