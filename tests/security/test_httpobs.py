@@ -15,7 +15,7 @@ from .conftest import HttpsDeployment
 
 @pytest.mark.timeout(600)
 def test_the_http_observatory_grades_the_deployed_app_a_plus(https_deployment: HttpsDeployment) -> None:
-    environment = {**os.environ, "REQUESTS_CA_BUNDLE": https_deployment.ca_bundle}
+    environment = {**os.environ, "HTTPOBS_CA_BUNDLE": https_deployment.ca_bundle}
     scan = subprocess.run(
         [
             str(ROOT / "scripts" / "httpobs-scan"),
