@@ -16,6 +16,8 @@ from typing import Any
 
 LOGGER_NAME = "callback_app"
 OUTCOME_KEY = "callback_app.outcome"
+STARTED_KEY = "callback_app.started"
+EXCHANGE_WAIT_KEY = "callback_app.exchange_wait_ms"
 REQUEST_ID_KEY = "callback_app.request_id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9._:/@%+-]+")
@@ -73,7 +75,7 @@ class RequestLog:
         self.clock = clock
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
+        started = environ[STARTED_KEY] = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         environ[REQUEST_ID_KEY] = request_id
@@ -101,6 +103,9 @@ class RequestLog:
             fields["queue_ms"] = queue
         if OUTCOME_KEY in environ:
             fields["outcome"] = environ[OUTCOME_KEY]
+        if EXCHANGE_WAIT_KEY in environ:
+            # How long after the callback was accepted its exchange left: the token is ageing meanwhile.
+            fields["exchange_wait_ms"] = environ[EXCHANGE_WAIT_KEY]
         self.logger.info(logfmt(fields))
 
 

@@ -104,25 +104,27 @@ class SecurityHeaders:
     hsts = "max-age=63072000; includeSubDomains"
 
     def __init__(self, *, form_targets: str) -> None:
-        self.common = {
-            "Content-Security-Policy": content_security_policy(form_targets),
-            "X-Content-Type-Options": "nosniff",
-            "X-Frame-Options": "DENY",
-            "Referrer-Policy": "same-origin",
-            "Cross-Origin-Opener-Policy": "same-origin",
-            "Cross-Origin-Resource-Policy": "same-origin",
-            "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-        }
+        # Nothing else sets these, so they are appended without looking (a header lookup is a scan).
+        self.common = [
+            ("Content-Security-Policy", content_security_policy(form_targets)),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+            ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+        ]
 
     def apply(self, response: Response, *, https: bool, carries_secrets: bool = False) -> None:
         """Add the headers; ``carries_secrets`` marks a URL with tokens in it (the callback)."""
+        headers = response.headers
+        headers.extend(self.common)
         if carries_secrets:
             # The URL holds a one-time token and data64: never send it on, never keep it.
-            response.headers["Referrer-Policy"] = "no-referrer"
-            response.headers["Cache-Control"] = "no-store"
-        for name, value in self.common.items():
-            response.headers.setdefault(name, value)
+            headers["Referrer-Policy"] = "no-referrer"
+            headers["Cache-Control"] = "no-store"
+        else:
+            headers["Referrer-Policy"] = "same-origin"
+            if "Cache-Control" not in headers:
+                headers["Cache-Control"] = "no-store"
         if https:
-            response.headers["Strict-Transport-Security"] = self.hsts
-        if "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
+            headers["Strict-Transport-Security"] = self.hsts

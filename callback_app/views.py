@@ -6,6 +6,7 @@ page (or JSON under /api) in one handler; nothing here answers with a stack trac
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +30,7 @@ from .errors import (
     UpstreamError,
 )
 from .flow import FLOW_COOKIE, SPENT_COOKIE, Flow
-from .logs import OUTCOME_KEY, get_logger, logfmt
+from .logs import EXCHANGE_WAIT_KEY, OUTCOME_KEY, STARTED_KEY, get_logger, logfmt
 from .musicapi import SERVICE_NAMES, decode_data64, login_url, service_name
 from .security import CSRF_COOKIE, safe_next
 from .session import Account, BrowserSession
@@ -37,12 +38,25 @@ from .session import Account, BrowserSession
 bp = Blueprint("main", __name__)
 
 JUST_CONNECTED_SECONDS = 60
+SERVICE_OPTIONS = "callback_app.service_options"
 REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
 
 def parts() -> Parts:
     parts: Parts = current_app.extensions[EXTENSION]
     return parts
+
+
+def cookies() -> dict[str, str]:
+    """The request's cookies as a plain dict, once per request.
+
+    werkzeug's MultiDict answers a missing key by raising (and catching) an exception; a
+    callback looks up several cookies that are usually absent.
+    """
+    if "cookies" not in g:
+        g.cookies = request.cookies.to_dict()
+    sent: dict[str, str] = g.cookies
+    return sent
 
 
 def browser() -> BrowserSession:
@@ -52,7 +66,7 @@ def browser() -> BrowserSession:
         g.browser = BrowserSession(
             sealer=p.sealer,
             policy=p.cookie_policy,
-            cookies=request.cookies,
+            cookies=cookies(),
             cookie_header=request.headers.get("Cookie", ""),
             services=p.settings.services,
             can_refresh=p.settings.can_refresh,
@@ -66,7 +80,7 @@ def browser() -> BrowserSession:
 def csrf_token() -> str:
     """This browser's CSRF token; a new one (and its cookie) when it has none."""
     if "csrf_token" not in g:
-        token = parts().csrf.current_token(request.cookies)
+        token = parts().csrf.current_token(cookies())
         if token is None:
             token = g.new_csrf_token = parts().csrf.new_token()
         g.csrf_token = token
@@ -75,18 +89,29 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    parts().csrf.check(request.cookies, request.form.get("csrf_token"), request.headers.get("Origin"))
+    parts().csrf.check(cookies(), request.form.get("csrf_token"), request.headers.get("Origin"))
 
 
 def record_outcome(code: str) -> None:
     request.environ[OUTCOME_KEY] = code
 
 
+def record_exchange_departure() -> None:
+    """Note, for the access line, how long after the request arrived the exchange is sent."""
+    started = request.environ.get(STARTED_KEY)
+    if started is not None:
+        request.environ[EXCHANGE_WAIT_KEY] = f"{(time.perf_counter() - started) * 1000:.2f}"
+
+
 @dataclass(frozen=True)
 class ServiceOption:
+    """A service as the pages offer it, its URLs built once per process."""
+
     type: str
     name: str
-    badge: str
+    badge_url: str
+    connect_url: str
+    disconnect_url: str
 
 
 @dataclass(frozen=True)
@@ -95,7 +120,9 @@ class AccountView:
 
     service: str
     service_name: str
-    badge: str
+    badge_url: str
+    connect_url: str
+    disconnect_url: str
     name: str | None
     email: str | None
     country: str | None
@@ -104,6 +131,23 @@ class AccountView:
     expired: bool
     just_connected: bool
     refresh_error: str | None = None
+
+
+def service_options() -> dict[str, ServiceOption]:
+    """Every allowed service with its URLs; built on first use, then reused by every request."""
+    options: dict[str, ServiceOption] | None = current_app.extensions.get(SERVICE_OPTIONS)
+    if options is None:
+        options = current_app.extensions[SERVICE_OPTIONS] = {
+            service: ServiceOption(
+                type=service,
+                name=service_name(service),
+                badge_url=url_for("static", filename=badge(service)),
+                connect_url=url_for("main.connect", service=service),
+                disconnect_url=url_for("main.disconnect", service=service),
+            )
+            for service in parts().settings.services
+        }
+    return options
 
 
 def badge(service: str) -> str:
@@ -127,12 +171,15 @@ def expires_text(expires_at: int | None, now: float, expired: bool) -> str:
 
 def account_view(account: Account, now: float, refresh_failed: bool = False) -> AccountView:
     user = account.user
+    option = service_options()[account.service]
     expired = account.expired(now)
     image_url = user.image_url if user.image_url and user.image_url.startswith("https://") else None
     return AccountView(
         service=account.service,
-        service_name=service_name(account.service),
-        badge=badge(account.service),
+        service_name=option.name,
+        badge_url=option.badge_url,
+        connect_url=option.connect_url,
+        disconnect_url=option.disconnect_url,
         name=user.name,
         email=user.email,
         country=user.country,
@@ -151,7 +198,7 @@ def index() -> str:
     accounts, refresh_errors = current_accounts(p, now)
     return render_template(
         "index.html",
-        services=[ServiceOption(s, service_name(s), badge(s)) for s in p.settings.services],
+        services=list(service_options().values()),
         accounts=[account_view(account, now, account.service in refresh_errors) for account in accounts],
         can_refresh=p.settings.can_refresh,
         csrf_token=csrf_token(),
@@ -195,12 +242,12 @@ def callback() -> Response:
     """Finish a login: bind it to this browser's flow, then decode, check and exchange at once."""
     p = parts()
     try:
-        flow = p.flows.bind(request.cookies, request.args.get("state"))
+        flow = p.flows.bind(cookies(), request.args.get("state"))
     except (FlowMissing, FlowExpired) as error:
         record_outcome(error.code)
         response = error_response(error)
         # A flow cookie that cannot be opened is useless: remove it rather than keep sending it.
-        p.flows.discard(request.cookies, response)
+        p.flows.discard(cookies(), response)
         return response
     except CallbackError as error:
         record_outcome(error.code)
@@ -223,6 +270,7 @@ def connect_account(p: Parts, flow: Flow) -> None:
     login = decode_data64(request.args.get("data64", ""))
     if login.service not in p.settings.services or flow.service not in ("", login.service):
         raise ServiceMismatch()
+    record_exchange_departure()
     try:
         user = p.musicapi.exchange(login)
     except RequestError:
@@ -250,7 +298,7 @@ def logout() -> Response:
     response = redirect(url_for("main.index"), code=303)
     policy = parts().cookie_policy
     for base in (FLOW_COOKIE, SPENT_COOKIE, CSRF_COOKIE):
-        if policy.name(base) in request.cookies:
+        if policy.name(base) in cookies():
             policy.delete(response, base)
     return response
 
