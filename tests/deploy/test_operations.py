@@ -124,4 +124,14 @@ def test_callbacks_log_their_outcome_and_never_their_query(app: GunicornApp, use
     assert all(set(record) <= LOGGED_FIELDS for record in access_lines(app.logs))
 
 
-LOGGED_FIELDS = {"at", "request_id", "method", "path", "status", "duration_ms", "queue_ms", "outcome", "exchange_wait_ms"}
+LOGGED_FIELDS = {
+    "at",
+    "request_id",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "queue_ms",
+    "outcome",
+    "exchange_wait_ms",
+}
