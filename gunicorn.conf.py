@@ -19,7 +19,7 @@ except ConfigError as error:
     print(f"callback_app: configuration error: {error}", file=sys.stderr, flush=True)
     sys.exit(3)
 
-bind = f"0.0.0.0:{_server.port}"
+bind = f"{_server.host}:{_server.port}"
 workers = _server.workers
 worker_class = "gevent"
 worker_connections = 2000

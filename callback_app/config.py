@@ -289,6 +289,8 @@ class ServerSettings:
 
     port: int
     workers: int
+    # A dyno is reached only through the PaaS router, on whatever interface it gives the dyno.
+    host: str = "0.0.0.0"  # noqa: S104  # nosec B104
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, *, cpu_count: int = 1) -> ServerSettings:
@@ -305,7 +307,9 @@ class ServerSettings:
             workers = 1
         if reader.problems:
             raise ConfigError(reader.problems)
-        return cls(port=settings.port, workers=workers)
+        # The demo answers this machine only: its simulator hands out tokens to anyone who asks.
+        host = "127.0.0.1" if settings.simulator else cls.host
+        return cls(port=settings.port, workers=workers, host=host)
 
 
 def _web_concurrency(reader: _Reader, value: str, cpu_count: int) -> int:

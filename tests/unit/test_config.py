@@ -463,3 +463,11 @@ def test_server_settings_name_web_concurrency_with_the_other_problems() -> None:
 def test_a_superscript_web_concurrency_is_named_not_a_crash() -> None:
     with pytest.raises(ConfigError):
         ServerSettings.from_environ({**PRODUCTION, "WEB_CONCURRENCY": "²"}, cpu_count=2)
+
+
+def test_a_dyno_listens_on_every_interface() -> None:
+    assert ServerSettings.from_environ(PRODUCTION).host == "0.0.0.0"  # noqa: S104
+
+
+def test_the_simulator_demo_answers_this_machine_only() -> None:
+    assert ServerSettings.from_environ({"MUSICAPI_SIMULATOR": "1"}).host == "127.0.0.1"
