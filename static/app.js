@@ -82,3 +82,26 @@
     }
   });
 })();
+
+// A profile picture that cannot load (a dead link, a blocked host) shows the service's badge
+// instead of the browser's broken-image icon.
+(function () {
+  'use strict';
+
+  function showBadgeInstead(photo) {
+    var badge = photo.parentElement && photo.parentElement.querySelector('.avatar-badge');
+    if (!badge) {
+      return;
+    }
+    photo.src = badge.src;
+    badge.hidden = true;
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll('img.avatar-photo'), function (photo) {
+    if (photo.complete && photo.naturalWidth === 0) {
+      showBadgeInstead(photo);
+    } else {
+      photo.addEventListener('error', function () { showBadgeInstead(photo); }, { once: true });
+    }
+  });
+})();

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.visitor import Visitor
+from tests.browser.visitor import AVATAR_ORIGIN, Visitor
 
 pytestmark = pytest.mark.browser
 
@@ -139,3 +139,15 @@ def test_connect_with_the_keyboard_only(visitor: Visitor) -> None:
 
     expect(page.get_by_role("status")).to_contain_text("Connected Spotify")
     visitor.screenshot("connected")
+
+
+def test_a_profile_picture_that_cannot_load_shows_the_service_badge(visitor: Visitor) -> None:
+    # The picture's host is unreachable (blocked, or gone since MusicAPI handed out the link).
+    visitor.page.route(f"{AVATAR_ORIGIN}/**", lambda route: route.abort())
+    visitor.open_start()
+    visitor.connect("Deezer")
+
+    card = visitor.account_card("Deezer")
+    expect(card.locator("img.avatar-photo")).to_have_attribute("src", re.compile(r"/static/badges/deezer\.svg$"))
+    assert visitor.broken_images() == []
+    visitor.screenshot("avatar-fallback")
