@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 import pytest
 
+from callback_app.cookies import Sealer
 from callback_app.simulator import Simulator
 from tests.support.clock import FakeClock
+from tests.support.servers import TEST_SECRET_KEY
 from tests.support.user import User, encode_data64
 
 
@@ -215,3 +219,44 @@ def test_unknown_pages_are_404_pages_not_stack_traces(user: User) -> None:
 
     assert response.status_code == 404
     assert "Reference: not_found" in visible_text(response.text)
+
+
+def an_old_flow(minutes_ago: float) -> tuple[str, str]:
+    """A state and flow cookie exactly as the app made them, ``minutes_ago`` (same SECRET_KEY)."""
+    sealer = Sealer([TEST_SECRET_KEY], clock=FakeClock(time.time() - minutes_ago * 60))
+    state = sealer.sign("state", "an-old-random-state-value")
+    cookie = sealer.seal("flow", "flow", {"st": state, "sv": "spotify", "nx": "/"})
+    return state, cookie
+
+
+def test_a_login_finished_after_ten_minutes_has_expired(user: User, simulator: Simulator) -> None:
+    state, cookie = an_old_flow(minutes_ago=11)
+    user.http.cookies.set("flow", cookie, domain="127.0.0.1", path="/")
+    data64 = encode_data64(simulator.issue_login("spotify"))
+
+    response = user.get("/callback?" + urlencode({"state": state, "data64": data64}))
+
+    assert_error_page(response, 400, "flow_expired")
+    assert simulator.calls() == []
+    assert any(h.startswith("flow=;") for h in response.raw.headers.getlist("Set-Cookie"))
+
+
+def test_an_old_link_without_its_flow_cookie_says_expired(user: User, simulator: Simulator) -> None:
+    state, _ = an_old_flow(minutes_ago=30)
+    data64 = encode_data64(simulator.issue_login("spotify"))
+
+    response = user.get("/callback?" + urlencode({"state": state, "data64": data64}))
+
+    assert_error_page(response, 400, "flow_expired")
+    assert simulator.calls() == []
+
+
+def test_a_flow_nine_minutes_old_still_connects(user: User, simulator: Simulator) -> None:
+    state, cookie = an_old_flow(minutes_ago=9)
+    user.http.cookies.set("flow", cookie, domain="127.0.0.1", path="/")
+    data64 = encode_data64(simulator.issue_login("spotify"))
+
+    response = user.get("/callback?" + urlencode({"state": state, "data64": data64}))
+
+    assert response.status_code == 303
+    assert user.connected_services() == ["spotify"]
