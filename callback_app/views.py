@@ -230,7 +230,8 @@ def start_login(service: str | None) -> Response:
     check_csrf()
     if service is not None and not browser().room_for_another(service):
         raise SessionFull()
-    response = redirect("/", code=303)
+    # The flow cookie goes on the response first; its state then goes into the login URL.
+    response = Response(status=303)
     flow = p.flows.start(response, service, safe_next(request.form.get("next")))
     return_url = f"{p.settings.public_url}/callback?{urlencode({'state': flow.state})}"
     response.location = login_url(p.settings.musicapi_auth_url, p.settings.musicapi_slug, return_url, service)

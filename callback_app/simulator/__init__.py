@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from callback_app.simulator.fake_data import AUTH_DATA_SIZES, fake_auth_data
 from callback_app.simulator.server import (
-    SERVICE_NAMES,
     create_simulator_app,
     create_simulator_blueprint,
     encode_data64,
@@ -17,7 +16,6 @@ from callback_app.simulator.state import FAULTS, ExchangeCall, ExchangeResult, S
 __all__ = [
     "AUTH_DATA_SIZES",
     "FAULTS",
-    "SERVICE_NAMES",
     "ExchangeCall",
     "ExchangeResult",
     "Simulator",

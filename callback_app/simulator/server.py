@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 
+from callback_app.musicapi import SERVICE_NAMES, service_name
 from callback_app.simulator.faults import fault_response, json_response
 from callback_app.simulator.state import FAULTS, Simulator
 
@@ -24,22 +25,6 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_FOLDER = REPOSITORY_ROOT / "templates"
 STATIC_FOLDER = REPOSITORY_ROOT / "static"
 
-SERVICE_NAMES = {
-    "spotify": "Spotify",
-    "appleMusic": "Apple Music",
-    "youtube": "YouTube",
-    "youtubeMusic": "YouTube Music",
-    "deezer": "Deezer",
-    "tidal": "TIDAL",
-    "amazonMusic": "Amazon Music",
-    "soundcloud": "SoundCloud",
-    "pandora": "Pandora",
-    "napster": "Napster",
-    "qobuz": "Qobuz",
-    "boomplay": "Boomplay",
-    "anghami": "Anghami",
-    "yandex": "Yandex Music",
-}
 SERVICE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,39}")
 
 
@@ -100,11 +85,6 @@ def url_with_data64(return_url: str, result: Mapping[str, Any]) -> str:
     data64_parameter = urlencode({"data64": encode_data64(result)})
     query = f"{parts.query}&{data64_parameter}" if parts.query else data64_parameter
     return urlunsplit(parts._replace(query=query))
-
-
-def service_name(service: str) -> str:
-    """The name a user knows a service type by."""
-    return SERVICE_NAMES.get(service, service)
 
 
 def create_simulator_blueprint(simulator: Simulator) -> Blueprint:

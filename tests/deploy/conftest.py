@@ -17,10 +17,10 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from tests.support.servers import GunicornApp, app_environment, free_port
+from tests.support.servers import STOP_TIMEOUT, GunicornApp, app_environment, free_port, kill_group, wait_until
 from tests.support.user import User
 
-from .processes import STOP_TIMEOUT, Nginx, StandaloneSimulator, kill_group, wait_until
+from .processes import Router, StandaloneSimulator
 
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -73,7 +73,7 @@ def module_launcher() -> Iterator[Launcher]:
 class Fleet:
     """App instances behind one round-robin router, all with PUBLIC_URL = the router's address."""
 
-    router: Nginx
+    router: Router
     instances: list[GunicornApp]
 
     def served_by(self, response: requests.Response) -> int:
@@ -91,7 +91,7 @@ class Fleet:
     def upstream_of(self, response: requests.Response) -> str:
         """Where the router says it sent the request (its access log)."""
         request_id = response.headers["X-Request-ID"]
-        path = self.router.tmp / "access.log"
+        path = self.router.directory / "access.log"
         lines: list[str] = []
 
         def logged() -> bool:
@@ -105,14 +105,14 @@ class Fleet:
 @pytest.fixture(scope="module")
 def start_fleet(tmp_path_factory: pytest.TempPathFactory, module_launcher: Launcher) -> Iterator[Callable[..., Fleet]]:
     """Start one instance per configuration override, then nginx in front of them (all stopped with the module)."""
-    routers: list[Nginx] = []
+    routers: list[Router] = []
 
     def start(musicapi_url: str, configurations: Sequence[Mapping[str, str]]) -> Fleet:
         router_port = free_port()
         public_url = f"http://127.0.0.1:{router_port}"
         instances = [module_launcher.start(musicapi_url, PUBLIC_URL=public_url, **dict(c)) for c in configurations]
         directory = tmp_path_factory.mktemp("router")
-        router = Nginx(directory, [f"127.0.0.1:{app.port}" for app in instances], port=router_port)
+        router = Router(directory, [f"127.0.0.1:{app.port}" for app in instances], port=router_port)
         routers.append(router)
         return Fleet(router, instances)
 

@@ -6,11 +6,9 @@ children along. Waits are on log lines or bounded readiness polls, never on fixe
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,33 +19,20 @@ from typing import Any
 import requests
 from werkzeug.wrappers import Request, Response
 
-from tests.support.servers import ROOT, LogCollector, ThreadedServer, free_port
+from tests.support.nginx import Nginx
+from tests.support.servers import (
+    STOP_TIMEOUT,
+    LogCollector,
+    ThreadedServer,
+    free_port,
+    kill_group,
+    start_logged,
+    stop_process_group,
+)
 
-NGINX = "/usr/sbin/nginx"
-STOP_TIMEOUT = 40.0
 _LISTENING = re.compile(r"simulator listening on (http://\S+)")
 _STARTED = re.compile(r"web\.1 started \(pid=(\d+)\)")
 _LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` passes (False): a bounded readiness poll."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
-def answers(url: str) -> bool:
-    """Whether something at ``url`` answers HTTP at all (connection refused means not yet)."""
-    try:
-        requests.get(url, timeout=2)
-    except requests.ConnectionError:
-        return False
-    return True
 
 
 def parse_logfmt(line: str) -> dict[str, str]:
@@ -77,22 +62,6 @@ def access_line(logs: LogCollector, request_id: str, timeout: float = 15.0) -> d
     return record
 
 
-def stop_process_group(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
-    """Signal a session leader and wait; if it does not exit in time, kill its whole process group."""
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(process.pid)
-        return process.wait()
-
-
-def kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
 def python_environment(**extra: str) -> dict[str, str]:
     """A minimal environment with this venv's tools first on PATH, as a buildpack would set it up."""
     environ = {
@@ -109,16 +78,10 @@ class StandaloneSimulator:
     """``python -m callback_app.simulator`` in its own process: MusicAPI as a separate service."""
 
     def __init__(self, *arguments: str) -> None:
-        self.process = subprocess.Popen(
+        self.process, self.logs = start_logged(
             [sys.executable, "-m", "callback_app.simulator", "--host", "127.0.0.1", "--port", "0", *arguments],
-            cwd=ROOT,
-            env=python_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+            python_environment(),
         )
-        self.logs = LogCollector(self.process.stdout)
         if not self.logs.wait_for(lambda line: _LISTENING.search(line) is not None):
             self.stop()
             raise RuntimeError(f"the simulator did not start:\n{self.logs.text()}")
@@ -180,16 +143,9 @@ class Honcho:
         self.url = f"http://127.0.0.1:{self.environ['PORT']}"
         # An empty env file: a developer's .env must not leak into a production-like run.
         env_file.write_text("")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "--no-colour", "--env", str(env_file)],
-            cwd=ROOT,
-            env=self.environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        self.process, self.logs = start_logged(
+            [sys.executable, "-m", "honcho", "start", "--no-colour", "--env", str(env_file)], self.environ
         )
-        self.logs = LogCollector(self.process.stdout)
 
     def wait_until_ready(self, workers: int) -> None:
         if not self.logs.wait_for(lambda line: "event=startup" in line, count=workers):
@@ -216,21 +172,9 @@ class Honcho:
             kill_group(web)
 
 
-NGINX_CONF = """\
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 256; }}
-http {{
+ROUTER_HTTP = """\
     log_format router '$request_id $request_method $uri $status upstream=$upstream_addr';
-    access_log {tmp}/access.log router;
-    client_body_temp_path {tmp}/client_body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+    access_log {directory}/access.log router;
     upstream callback_app {{
 {servers}
     }}
@@ -244,41 +188,19 @@ http {{
             proxy_set_header X-Request-ID $request_id;
             proxy_set_header X-Request-Start "t=${{msec}}";
         }}
-    }}
-}}
-"""
+    }}"""
 
 
-class Nginx:
-    """Debian's nginx as the PaaS router: round robin over the given instances, config and logs in ``tmp``."""
+class Router(Nginx):
+    """nginx as the PaaS router: round robin over the given instances, config and logs in ``directory``."""
 
-    def __init__(self, tmp: Path, upstreams: list[str], port: int | None = None) -> None:
-        self.tmp = tmp
+    def __init__(self, directory: Path, upstreams: list[str], port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         servers = "\n".join(f"        server {upstream};" for upstream in upstreams)
-        conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, servers=servers, port=self.port))
-        self.process = subprocess.Popen(
-            [NGINX, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        super().__init__(
+            directory, ROUTER_HTTP.format(directory=directory, servers=servers, port=self.port), [self.port]
         )
-        self.logs = LogCollector(self.process.stdout)
-        if not wait_until(lambda: self.process.poll() is not None or answers(f"{self.url}/healthz")):
-            self.stop()
-            raise RuntimeError("nginx did not start listening")
-        if self.process.poll() is not None:
-            raise RuntimeError(f"nginx exited:\n{self.logs.text()}\n{self.error_log()}")
-
-    def error_log(self) -> str:
-        path = self.tmp / "error.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self) -> None:
-        stop_process_group(self.process, signal.SIGQUIT)
 
 
 def group_alive(pgid: int) -> bool:

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import TEST_SECRET_KEY, free_port
+from tests.support.servers import TEST_SECRET_KEY, free_port, wait_until
 
 from .conftest import Visitor
-from .processes import Honcho, StandaloneSimulator, Wiretap, access_lines, group_alive, python_environment, wait_until
+from .processes import Honcho, StandaloneSimulator, Wiretap, access_lines, group_alive, python_environment
 
 pytestmark = pytest.mark.deploy
 

@@ -1,18 +1,13 @@
 """An https front for security tests: a self-signed certificate and Debian's nginx as the PaaS router.
 
 nginx terminates TLS on one port and speaks plain http on another, proxying both to a gunicorn
-app with the ``X-Forwarded-Proto`` a PaaS router sends. Nothing here sleeps: readiness is a
-connect loop with a deadline.
+app with the ``X-Forwarded-Proto`` a PaaS router sends.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 from cryptography import x509
@@ -20,8 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-NGINX_CANDIDATES = ("/usr/sbin/nginx", "nginx")
-READY_TIMEOUT = 15.0
+from tests.support.nginx import Nginx
 
 
 def make_self_signed_certificate(directory: Path, hostname: str = "localhost") -> tuple[Path, Path]:
@@ -52,34 +46,8 @@ def make_self_signed_certificate(directory: Path, hostname: str = "localhost") -
     return cert_path, key_path
 
 
-def nginx_binary() -> str:
-    for candidate in NGINX_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    raise RuntimeError("nginx is not installed (scripts/install-system-deps installs it)")
-
-
-def nginx_config(directory: Path, *, http_port: int, https_port: int, app_port: int, cert: Path, key: Path) -> str:
-    proxy = f"""
-            proxy_pass http://127.0.0.1:{app_port};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Request-ID $request_id;
-            proxy_buffering off;"""
-    return f"""
-daemon off;
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {directory}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
+FRONT_HTTP = """\
     access_log {directory}/access.log;
-    client_body_temp_path {directory}/body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-    server_tokens off;
     large_client_header_buffers 4 16k;
     server {{
         listen 127.0.0.1:{http_port};
@@ -94,52 +62,30 @@ http {{
         location / {{{proxy}
             proxy_set_header X-Forwarded-Proto https;
         }}
-    }}
-}}
-"""
+    }}"""
+PROXY = """
+            proxy_pass http://127.0.0.1:{app_port};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Request-ID $request_id;
+            proxy_buffering off;"""
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT) -> None:
-    """Return once ``port`` accepts connections; raise if the process died or time ran out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            # Not listening yet: the connect attempt itself paces this loop (a refused connect is instant,
-            # so yield the CPU to nginx with a blocking wait on its exit instead of spinning).
-            try:
-                process.wait(0.05)
-            except subprocess.TimeoutExpired:
-                continue
-    raise RuntimeError(f"nginx did not listen on {port} within {timeout} s")
-
-
-class NginxFront:
+class NginxFront(Nginx):
     """nginx with an https listener and an http listener, both proxying to one app port."""
 
     def __init__(self, directory: Path, *, http_port: int, https_port: int, app_port: int) -> None:
-        self.directory = directory
         self.http_port = http_port
         self.https_port = https_port
         self.cert, key = make_self_signed_certificate(directory)
-        config = directory / "nginx.conf"
-        config.write_text(
-            nginx_config(
-                directory, http_port=http_port, https_port=https_port, app_port=app_port, cert=self.cert, key=key
-            )
+        http = FRONT_HTTP.format(
+            directory=directory,
+            http_port=http_port,
+            https_port=https_port,
+            cert=self.cert,
+            key=key,
+            proxy=PROXY.format(app_port=app_port),
         )
-        self.process = subprocess.Popen(
-            [nginx_binary(), "-c", str(config), "-p", str(directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        wait_for_port(https_port, self.process)
-        wait_for_port(http_port, self.process)
+        super().__init__(directory, http, [https_port, http_port])
 
     @property
     def https_url(self) -> str:
@@ -148,12 +94,3 @@ class NginxFront:
     @property
     def http_url(self) -> str:
         return f"http://localhost:{self.http_port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 40.0
 
 
 def free_port() -> int:
@@ -94,6 +97,47 @@ def app_environment(musicapi_url: str, port: int, **overrides: str) -> dict[str,
     return {key: value for key, value in environ.items() if value != ""}
 
 
+def start_logged(command: list[str], environ: Mapping[str, str]) -> tuple[subprocess.Popen[str], LogCollector]:
+    """Start ``command`` in the repository root, in a session of its own, its output collected by line."""
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=dict(environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    return process, LogCollector(process.stdout)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` passes (False): a bounded readiness poll."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def stop_process_group(process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+    """Signal a session leader and wait; if it does not exit in time, kill its whole process group."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(process.pid)
+        return process.wait()
+
+
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 class GunicornApp:
     """The app started exactly as the Procfile starts it, with the given environment."""
 
@@ -101,16 +145,9 @@ class GunicornApp:
         self.environ = dict(environ)
         self.port = int(self.environ["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "callback_app.wsgi:app"],
-            cwd=ROOT,
-            env=self.environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+        self.process, self.logs = start_logged(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "callback_app.wsgi:app"], self.environ
         )
-        self.logs = LogCollector(self.process.stdout)
         if wait:
             self.wait_until_ready()
 
@@ -124,10 +161,5 @@ class GunicornApp:
         if self.process.poll() is None:
             self.process.send_signal(sig)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
-        self.terminate(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        return stop_process_group(self.process, sig)
