@@ -11,7 +11,6 @@ import cProfile
 import dataclasses
 import io
 import json
-import logging
 import os
 import pstats
 import secrets
@@ -29,7 +28,6 @@ from bench.tokens import SERVICE, new_login
 from callback_app.app import EXTENSION, Parts, create_app
 from callback_app.config import Settings
 from callback_app.cookies import Sealer
-from callback_app.logs import LOGGER_NAME
 from callback_app.musicapi import IntegrationUser, LoginResult
 from callback_app.session import ACCOUNT_PREFIX, ACCOUNT_PURPOSE, IDLE_TIMEOUT, Account, _payload
 
@@ -97,11 +95,6 @@ class InstantMusicApi:
 
 def callback_cpu(profile: bool) -> dict[str, Any]:
     """CPU of ``GET /callback`` through the Flask test client, exchange stubbed, per call."""
-    # The access line is written as in production, but to /dev/null instead of stdout.
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.addHandler(logging.StreamHandler(open(os.devnull, "w")))  # noqa: SIM115
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
     settings = Settings(
         secret_key=secrets.token_urlsafe(48),
         musicapi_slug="bench",
@@ -110,6 +103,8 @@ def callback_cpu(profile: bool) -> dict[str, Any]:
         musicapi_api_url="http://127.0.0.1:9/api",
     )
     app = create_app(settings)
+    # The access line is written as in production, but to /dev/null instead of stdout.
+    app.wsgi_app.stream = open(os.devnull, "w")  # type: ignore[attr-defined]  # noqa: SIM115
     parts: Parts = app.extensions[EXTENSION]
     app.extensions[EXTENSION] = dataclasses.replace(parts, musicapi=InstantMusicApi())
     client = app.test_client(use_cookies=False)

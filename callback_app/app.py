@@ -30,7 +30,6 @@ class Parts:
     cookie_policy: CookiePolicy
     flows: LoginFlows
     csrf: CsrfGuard
-    headers: SecurityHeaders
     musicapi: MusicApiClient
 
 
@@ -61,18 +60,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock = time.time) ->
     app.register_blueprint(bp)
     if settings.simulator:
         register_simulator(app, settings, clock)
+    app.wsgi_app = RequestLog(  # type: ignore[method-assign]
+        SecurityHeaders(app.wsgi_app, form_targets=form_targets(settings)), clock=clock
+    )
     logger = get_logger()
-    app.wsgi_app = RequestLog(app.wsgi_app, logger, clock)  # type: ignore[method-assign]
     logger.info(logfmt({"at": "info", "event": "startup"}) + " " + settings.describe())
     return app
+
+
+def form_targets(settings: Settings) -> str:
+    """Where the pages' forms may post: this site, and MusicAPI's login when it lives elsewhere."""
+    login_origin = origin_of(settings.musicapi_auth_url)
+    return "'self'" if login_origin == origin_of(settings.public_url) else f"'self' {login_origin}"
 
 
 def build_parts(settings: Settings, clock: Clock) -> Parts:
     sealer = Sealer(settings.secret_keys, clock=clock)
     policy = CookiePolicy(secure=settings.is_https)
     public_origin = origin_of(settings.public_url)
-    login_origin = origin_of(settings.musicapi_auth_url)
-    form_targets = "'self'" if login_origin == public_origin else f"'self' {login_origin}"
     return Parts(
         settings=settings,
         clock=clock,
@@ -80,7 +85,6 @@ def build_parts(settings: Settings, clock: Clock) -> Parts:
         cookie_policy=policy,
         flows=LoginFlows(sealer=sealer, policy=policy, clock=clock),
         csrf=CsrfGuard(sealer=sealer, policy=policy, public_origin=public_origin),
-        headers=SecurityHeaders(form_targets=form_targets),
         musicapi=MusicApiClient(settings.musicapi_api_url),
     )
 

@@ -9,9 +9,11 @@ This module knows nothing about MusicAPI: it seals and opens dicts.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +46,16 @@ class _ClockedSigner(TimestampSigner):
     def __init__(self, secret_key: str, salt: str, clock: Clock) -> None:
         super().__init__(secret_key, salt=salt, digest_method=hashlib.sha256)
         self.clock = clock
+        # itsdangerous derives the HMAC key from (secret, salt) on every call; it never changes.
+        self._derived_key = super().derive_key()
 
     def get_timestamp(self) -> int:
         return int(self.clock())
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key is None:
+            return self._derived_key
+        return super().derive_key(secret_key)
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class Sealer:
 
     def seal(self, name: str, purpose: str, payload: Mapping[str, Any]) -> str:
         """Encrypt and sign ``payload`` for the cookie ``name`` used for ``purpose``."""
-        context = _seal_context(name, purpose)
+        context, associated_data = _seal_context(name, purpose)
         plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         framed = _PLAIN + plaintext
         if len(plaintext) > self.compress_above:
@@ -99,7 +108,7 @@ class Sealer:
                 framed = _COMPRESSED + compressed
         key = self.keys[0]
         nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = key.aead.encrypt(nonce, framed, context.encode("utf-8"))
+        ciphertext = key.aead.encrypt(nonce, framed, associated_data)
         body = base64.urlsafe_b64encode(nonce + ciphertext).rstrip(b"=")
         return key.signer(context).sign(body).decode("ascii")
 
@@ -107,7 +116,7 @@ class Sealer:
         """Verify, decrypt and decode a sealed value; raise BadCookie or ExpiredCookie."""
         if not value or len(value) > MAX_SEALED_LENGTH or not value.isascii():
             raise BadCookie()
-        context = _seal_context(name, purpose)
+        context, associated_data = _seal_context(name, purpose)
         for index, key in enumerate(self.keys):
             try:
                 body, sealed_at = key.signer(context).unsign(value, return_timestamp=True)
@@ -116,7 +125,7 @@ class Sealer:
             age = int(self.clock()) - int(sealed_at.timestamp())
             if age > max_age or age < -MAX_CLOCK_SKEW:
                 raise ExpiredCookie()
-            payload = _decrypt(key, body, context)
+            payload = _decrypt(key, body, associated_data)
             return Opened(payload=payload, sealed_at=int(sealed_at.timestamp()), stale_key=index > 0)
         raise BadCookie()
 
@@ -137,19 +146,23 @@ class Sealer:
         raise BadCookie()
 
 
-def _seal_context(name: str, purpose: str) -> str:
+@functools.lru_cache(maxsize=256)
+def _seal_context(name: str, purpose: str) -> tuple[str, bytes]:
+    """The signer's context and the encryption's associated data for one (cookie name, purpose)."""
     # JSON keeps (purpose, name) pairs apart even when either holds ':'; "seal" keeps them apart from sign().
-    return json.dumps(["seal", purpose, name], separators=(",", ":"))
+    context = json.dumps(["seal", purpose, name], separators=(",", ":"))
+    return context, context.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=64)
 def _sign_context(purpose: str) -> str:
     return json.dumps(["sign", purpose], separators=(",", ":"))
 
 
-def _decrypt(key: _Key, body: bytes, context: str) -> dict[str, Any]:
+def _decrypt(key: _Key, body: bytes, associated_data: bytes) -> dict[str, Any]:
     try:
         sealed = base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))
-        framed = key.aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context.encode("utf-8"))
+        framed = key.aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated_data)
     except (ValueError, InvalidTag) as error:
         raise BadCookie() from error
     kind, data = framed[:1], framed[1:]
@@ -169,27 +182,37 @@ def _decrypt(key: _Key, body: bytes, context: str) -> dict[str, Any]:
     return payload
 
 
+# RFC 6265 cookie-name token characters, and the characters of a sealed value (base64url and '.').
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}")
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]*")
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
 class CookiePolicy:
-    """Cookie names and attributes: one place decides Secure, HttpOnly, SameSite and prefix."""
+    """Cookie names and attributes: one place decides Secure, HttpOnly, SameSite and prefix.
+
+    Set-Cookie headers are written here, not by werkzeug's ``set_cookie``: every cookie of this
+    app has the same attributes and a value that needs no quoting, so the header is one format
+    string instead of a general-purpose serializer on every response.
+    """
 
     def __init__(self, *, secure: bool) -> None:
         self.secure = secure
         # __Host- makes the browser insist on Secure, Path=/ and no Domain: no subdomain can plant one.
         self.prefix = "__Host-" if secure else ""
+        self.attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
 
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
 
     def set(self, response: Response, base: str, value: str, *, max_age: int) -> None:
-        response.set_cookie(
-            self.name(base),
-            value,
-            max_age=max(0, max_age),
-            path="/",
-            secure=self.secure,
-            httponly=True,
-            samesite="Lax",
-        )
+        name = self.name(base)
+        if not _COOKIE_NAME.fullmatch(name) or not _COOKIE_VALUE.fullmatch(value):
+            raise ValueError("a cookie name or value that would need quoting")
+        response.headers.add("Set-Cookie", f"{name}={value}; Max-Age={max(0, max_age)}{self.attributes}")
 
     def delete(self, response: Response, base: str) -> None:
-        response.delete_cookie(self.name(base), path="/", secure=self.secure, httponly=True, samesite="Lax")
+        """Tell the browser to drop the cookie (a name no browser could have sent is ignored)."""
+        name = self.name(base)
+        if _COOKIE_NAME.fullmatch(name):
+            response.headers.add("Set-Cookie", f"{name}=; Expires={_EPOCH}; Max-Age=0{self.attributes}")

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from werkzeug.wrappers import Response
 
 from .cookies import CookiePolicy, Sealer
 from .errors import CookieError, CsrfFailed
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 CSRF_COOKIE = "csrf"
 CSRF_LIFETIME = 7 * 24 * 3600
@@ -99,13 +103,17 @@ def content_security_policy(form_targets: str) -> str:
 
 
 class SecurityHeaders:
-    """Adds the same security headers to every response, redirects and errors included."""
+    """WSGI middleware: the same security headers on every response, redirects, errors and files included.
 
-    hsts = "max-age=63072000; includeSubDomains"
+    Added to the raw header list on the way out, after the app has answered: nothing in the
+    app can forget them, and no response pays for werkzeug's header bookkeeping eight times.
+    """
 
-    def __init__(self, *, form_targets: str) -> None:
-        # Nothing else sets these, so they are appended without looking (a header lookup is a scan).
-        self.common = [
+    hsts = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+    def __init__(self, app: WsgiApp, *, form_targets: str) -> None:
+        self.app = app
+        common = [
             ("Content-Security-Policy", content_security_policy(form_targets)),
             ("X-Content-Type-Options", "nosniff"),
             ("X-Frame-Options", "DENY"),
@@ -113,18 +121,25 @@ class SecurityHeaders:
             ("Cross-Origin-Resource-Policy", "same-origin"),
             ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
         ]
+        self.page_headers = [*common, ("Referrer-Policy", "same-origin")]
+        # The callback's URL holds a one-time token and data64: never send it on, never keep it.
+        self.secret_headers = [*common, ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store")]
 
-    def apply(self, response: Response, *, https: bool, carries_secrets: bool = False) -> None:
-        """Add the headers; ``carries_secrets`` marks a URL with tokens in it (the callback)."""
-        headers = response.headers
-        headers.extend(self.common)
-        if carries_secrets:
-            # The URL holds a one-time token and data64: never send it on, never keep it.
-            headers["Referrer-Policy"] = "no-referrer"
-            headers["Cache-Control"] = "no-store"
-        else:
-            headers["Referrer-Policy"] = "same-origin"
-            if "Cache-Control" not in headers:
-                headers["Cache-Control"] = "no-store"
-        if https:
-            headers["Strict-Transport-Security"] = self.hsts
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        https = environ.get("wsgi.url_scheme") == "https"
+        carries_secrets = environ.get("PATH_INFO") == "/callback"
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if carries_secrets:
+                headers[:] = [header for header in headers if header[0].lower() != "cache-control"]
+                headers += self.secret_headers
+            else:
+                cached = any(name.lower() == "cache-control" for name, _ in headers)
+                headers += self.page_headers
+                if not cached:
+                    headers.append(("Cache-Control", "no-store"))
+            if https:
+                headers.append(self.hsts)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)

@@ -432,11 +432,9 @@ def require_https() -> Response | None:
 
 @bp.after_app_request
 def finish_response(response: Response) -> Response:
-    """Write back the browser's cookies and add the security headers, on every response."""
-    p = parts()
+    """Write back the browser's cookies (the security headers are added by the WSGI layer)."""
     if "browser" in g:
         g.browser.write(response)
     if "new_csrf_token" in g:
-        p.csrf.remember(response, g.new_csrf_token)
-    p.headers.apply(response, https=request.is_secure, carries_secrets=request.path == "/callback")
+        parts().csrf.remember(response, g.new_csrf_token)
     return response

@@ -89,7 +89,11 @@ class Visitor:
     # Evidence
 
     def broken_images(self) -> list[str]:
-        """Pictures that did not load (profile pictures and service badges alike)."""
+        """Pictures that did not load (profile pictures and service badges alike).
+
+        Waits until every picture has finished loading or failing: a swapped-in badge may still be on its way.
+        """
+        self.page.wait_for_function("() => Array.from(document.images).every(image => image.complete)")
         broken: list[str] = self.page.locator("img").evaluate_all(
             "images => images.filter(image => !image.complete || image.naturalWidth === 0).map(image => image.src)"
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -25,6 +27,7 @@ from callback_app.musicapi import (
     MAX_DATA64_LENGTH,
     MAX_IMAGE_URL,
     MAX_PROFILE_TEXT,
+    MAX_RESPONSE_BYTES,
     IntegrationUser,
     LoginResult,
     MusicApiClient,
@@ -708,6 +711,7 @@ class Recorder:
                 "query": environ.get("QUERY_STRING", ""),
                 "headers": {key[5:]: value for key, value in environ.items() if key.startswith("HTTP_")},
                 "content_type": environ.get("CONTENT_TYPE"),
+                "client_port": environ.get("REMOTE_PORT"),
             }
         )
         start_response(self.status, self.headers)
@@ -792,3 +796,54 @@ def test_an_odd_content_length_never_escapes_as_another_error(recorder: tuple[Re
     # Refusing the answer is fine; a ValueError escaping the client is not.
     with contextlib.suppress(UpstreamError):
         client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 upstream that keeps connections open (werkzeug's test server closes each one)."""
+
+    protocol_version = "HTTP/1.1"
+    client_ports: ClassVar[list[int]] = []
+    body = b""
+
+    def do_GET(self) -> None:
+        self.client_ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads client_ports."""
+
+
+def test_exchanges_reuse_one_keep_alive_connection() -> None:
+    KeepAliveHandler.client_ports, KeepAliveHandler.body = [], answer()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = MusicApiClient(f"http://127.0.0.1:{server.server_port}/api")
+        for _ in range(3):
+            client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert len(KeepAliveHandler.client_ports) == 3
+    assert len(set(KeepAliveHandler.client_ports)) == 1, f"new connections: {KeepAliveHandler.client_ports}"
+
+
+def test_a_connection_cut_off_mid_answer_is_never_reused(recorder: tuple[Recorder, MusicApiClient]) -> None:
+    upstream, client = recorder
+    client.max_response_bytes = 64
+    upstream.body = answer() + b" " * 100_000
+
+    with pytest.raises(UpstreamError):
+        client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+    client.max_response_bytes = MAX_RESPONSE_BYTES
+    upstream.body = answer()
+    user = client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+
+    assert user.integration_user_uuid == USER_UUID
+    assert upstream.requests[0]["client_port"] != upstream.requests[1]["client_port"]
