@@ -317,27 +317,31 @@ def fire(spec: Spec, browsers: list[Browser], logged_in: Callable[[Response], bo
 
 
 def closed_loop(spec: Spec, step: Callable[[Browser], bool]) -> dict[str, Any]:
-    """``spec.concurrency`` browsers each repeat ``step`` (a fresh person each time) until time is up."""
+    """``spec.concurrency`` people at a time, each doing ``step`` on a connection of their own, then leaving.
+
+    Every step is a new person: an empty cookie jar and a new connection, closed when they are done.
+    """
     window_start = time.time() + spec.warmup
     window_end = window_start + spec.duration
-    counts = {"ok": 0, "failed": 0, "errors": 0, "requests": 0}
+    counts = {"ok": 0, "failed": 0, "errors": 0, "all_ok": 0}
     errors: dict[str, int] = {}
 
     def worker() -> None:
-        browser = Browser(spec.port, spec.timeout)
         for _ in range(10_000_000):
             if time.time() >= window_end:
                 break
+            browser = Browser(spec.port, spec.timeout)
             try:
                 ok = step(browser)
             except (HttpError, OSError, KeyError, ValueError) as error:
                 ok = None
                 errors[str(error)[:60]] = errors.get(str(error)[:60], 0) + 1
+            finally:
                 browser.close()
             finished = time.time()
+            counts["all_ok"] += bool(ok)
             if window_start <= finished < window_end:
                 counts["ok" if ok else "failed" if ok is False else "errors"] += 1
-        browser.close()
 
     greenlets = [gevent.spawn(worker) for _ in range(spec.concurrency)]
     gevent.joinall(greenlets, timeout=spec.warmup + spec.duration + spec.timeout + 5)
@@ -351,7 +355,6 @@ def run_flow(spec: Spec) -> dict[str, Any]:
     secret = bytes.fromhex(spec.secret)
 
     def step(browser: Browser) -> bool:
-        browser.cookies.clear()  # a new person
         start(browser)
         response = browser.request("GET", mint_login(browser, secret))
         return logged_in(response)
@@ -360,7 +363,7 @@ def run_flow(spec: Spec) -> dict[str, Any]:
 
 
 def run_bare(spec: Spec) -> dict[str, Any]:
-    """``GET /`` in a loop on keep-alive connections: what this client can drive against a trivial route."""
+    """One ``GET /`` per person: what this client drives through a trivial route, people as in the flows."""
 
     def step(browser: Browser) -> bool:
         return browser.request("GET", "/").status == 200

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, quote_plus, unquote
 
 import certifi
 import urllib3
@@ -70,7 +70,8 @@ def service_name(service: str) -> str:
 def login_url(auth_url: str, slug: str, return_url: str, service: str | None = None) -> str:
     """The MusicAPI login page for one service, or its chooser when ``service`` is None."""
     path = f"{quote(slug, safe='')}/{quote(service, safe='')}/auth" if service else quote(slug, safe="")
-    query = urlencode({"returnUrl": return_url, "requestOneTimeToken": "true", "forwardFailures": "true"})
+    # As urlencode() writes it, without building a dict and a list for three fixed keys.
+    query = f"returnUrl={quote_plus(return_url, safe='')}&requestOneTimeToken=true&forwardFailures=true"
     return f"{auth_url}/{path}?{query}"
 
 

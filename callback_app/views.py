@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -39,6 +39,7 @@ bp = Blueprint("main", __name__)
 
 JUST_CONNECTED_SECONDS = 60
 SERVICE_OPTIONS = "callback_app.service_options"
+PAGE_LINKS = "callback_app.page_links"
 REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
 
@@ -133,6 +134,48 @@ class AccountView:
     refresh_error: str | None = None
 
 
+@dataclass(frozen=True)
+class PageLinks:
+    """The fixed URLs every page links to, built once per process instead of on every render."""
+
+    index: str
+    developers: str
+    connect_any: str
+    logout: str
+    icon: str
+    css: str
+    js: str
+    session_example_js: str
+    generic_badge: str
+
+
+def page_links() -> PageLinks:
+    links: PageLinks | None = current_app.extensions.get(PAGE_LINKS)
+    if links is None:
+        links = current_app.extensions[PAGE_LINKS] = PageLinks(
+            index=url_for("main.index"),
+            developers=url_for("main.developers"),
+            connect_any=url_for("main.connect_any"),
+            logout=url_for("main.logout"),
+            icon=url_for("static", filename="favicon.svg"),
+            css=url_for("static", filename="app.css"),
+            js=url_for("static", filename="app.js"),
+            session_example_js=url_for("static", filename="session-example.js"),
+            generic_badge=url_for("static", filename=badge("generic")),
+        )
+    return links
+
+
+@bp.app_context_processor
+def inject_links() -> dict[str, PageLinks]:
+    return {"links": page_links()}
+
+
+def see_other(location: str) -> Response:
+    """A bodiless 303: where a form post or a login goes next."""
+    return Response(status=303, headers={"Location": location})
+
+
 def service_options() -> dict[str, ServiceOption]:
     """Every allowed service with its URLs; built on first use, then reused by every request."""
     options: dict[str, ServiceOption] | None = current_app.extensions.get(SERVICE_OPTIONS)
@@ -203,7 +246,7 @@ def index() -> str:
         can_refresh=p.settings.can_refresh,
         csrf_token=csrf_token(),
         next_path=None,
-        developer_page_url=url_for("main.developers"),
+        developer_page_url=page_links().developers,
     )
 
 
@@ -233,7 +276,7 @@ def start_login(service: str | None) -> Response:
     # The flow cookie goes on the response first; its state then goes into the login URL.
     response = Response(status=303)
     flow = p.flows.start(response, service, safe_next(request.form.get("next")))
-    return_url = f"{p.settings.public_url}/callback?{urlencode({'state': flow.state})}"
+    return_url = f"{p.settings.public_url}/callback?state={quote_plus(flow.state)}"
     response.location = login_url(p.settings.musicapi_auth_url, p.settings.musicapi_slug, return_url, service)
     return response
 
@@ -262,7 +305,7 @@ def callback() -> Response:
         p.flows.finish(response, flow)
         return response
     record_outcome("connected")
-    response = redirect(safe_next(flow.next_path), code=303)
+    response = see_other(safe_next(flow.next_path))
     p.flows.finish(response, flow)
     return response
 
@@ -289,14 +332,14 @@ def disconnect(service: str) -> Response:
         raise UnknownService()
     check_csrf()
     browser().remove(service)
-    return redirect(url_for("main.index"), code=303)
+    return see_other(page_links().index)
 
 
 @bp.post("/logout")
 def logout() -> Response:
     check_csrf()
     browser().remove_all()
-    response = redirect(url_for("main.index"), code=303)
+    response = see_other(page_links().index)
     policy = parts().cookie_policy
     for base in (FLOW_COOKIE, SPENT_COOKIE, CSRF_COOKIE):
         if policy.name(base) in cookies():
