@@ -6,6 +6,8 @@ page (or JSON under /api) in one handler; nothing here answers with a stack trac
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,9 @@ bp = Blueprint("main", __name__)
 JUST_CONNECTED_SECONDS = 60
 SERVICE_OPTIONS = "callback_app.service_options"
 PAGE_LINKS = "callback_app.page_links"
+FIRST_VISIT_PAGE = "callback_app.first_visit_page"
+# What CsrfGuard.new_token makes (secrets.token_urlsafe): nothing HTML escaping would change.
+_CSRF_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
 
@@ -239,15 +244,36 @@ def index() -> str:
     p = parts()
     now = p.clock()
     accounts, refresh_errors = current_accounts(p, now)
+    token = csrf_token()
+    if not accounts and _CSRF_TOKEN.fullmatch(token):
+        return first_visit_page(token)
+    return landing_page([account_view(account, now, account.service in refresh_errors) for account in accounts], token)
+
+
+def landing_page(accounts: list[AccountView], token: str) -> str:
     return render_template(
         "index.html",
         services=list(service_options().values()),
-        accounts=[account_view(account, now, account.service in refresh_errors) for account in accounts],
-        can_refresh=p.settings.can_refresh,
-        csrf_token=csrf_token(),
+        accounts=accounts,
+        can_refresh=parts().settings.can_refresh,
+        csrf_token=token,
         next_path=None,
         developer_page_url=page_links().developers,
     )
+
+
+def first_visit_page(token: str) -> str:
+    """The landing page of a browser with nothing connected: every visitor's first page.
+
+    It differs between visitors only by the CSRF token, so it is rendered once per process
+    around a random marker and the token is put in its place. Tokens are URL-safe base64,
+    which HTML escaping leaves as it is, so the result is exactly what rendering would give.
+    """
+    pieces: list[str] | None = current_app.extensions.get(FIRST_VISIT_PAGE)
+    if pieces is None:
+        marker = secrets.token_urlsafe(24)
+        pieces = current_app.extensions[FIRST_VISIT_PAGE] = landing_page([], marker).split(marker)
+    return token.join(pieces)
 
 
 @bp.get("/developers")

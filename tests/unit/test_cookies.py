@@ -469,3 +469,21 @@ def test_a_sealed_value_survives_the_cookie_header_round_trip(sealer: Sealer) ->
 
     opened = sealer.open("acct-spotify", "account", cookies[policy.name("acct-spotify")], max_age=HOUR)
     assert opened.payload == payload
+
+
+@pytest.mark.parametrize("value", ['with"quote', "with;semicolon", "with space", "line\r\nSet-Cookie: evil=1", "zoë"])
+def test_a_value_that_would_need_quoting_is_never_written(value: str) -> None:
+    response = Response()
+
+    with pytest.raises(ValueError, match="quoting"):
+        CookiePolicy(secure=True).set(response, "flow", value, max_age=600)
+    assert set_cookie_headers(response) == []
+
+
+@pytest.mark.parametrize("base", ["acct-a b", "acct-x;y=1", 'acct-"q"', "acct-\r\nX-Evil: 1", ""])
+def test_a_name_no_browser_could_have_sent_is_not_deleted(base: str) -> None:
+    response = Response()
+
+    CookiePolicy(secure=False).delete(response, base)
+
+    assert set_cookie_headers(response) == []
