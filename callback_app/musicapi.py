@@ -20,6 +20,7 @@ import certifi
 import urllib3
 from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
 from .errors import (
@@ -170,7 +171,7 @@ class IntegrationUser:
 class MusicApiClient:
     """Exchanges one-time tokens (and client credentials) for a user's streaming tokens.
 
-    One pooled, keep-alive ``urllib3.PoolManager``: the HTTP engine under ``requests``, used
+    One keep-alive urllib3 connection pool (urllib3 is the HTTP engine under ``requests``), used
     directly because the exchange is on every callback's hot path and ``requests.Session``
     adds ~0.35 ms of CPU per call on top of it (cookie jars, hooks, environment merging),
     about a tenth of a whole login's cost (see bench/README.md). A spent one-time token
@@ -191,12 +192,11 @@ class MusicApiClient:
     def __init__(self, api_url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.api_url = api_url.rstrip("/")
         self.clock = clock
-        self.pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=self.pool_size,
-            block=False,
-            ca_certs=certifi.where(),
-        )
+        # One pool for MusicAPI's one host, used directly: a PoolManager would parse the URL and
+        # build a pool key on every call.
+        self._path_prefix = (parse_url(self.api_url).path or "").rstrip("/")
+        https_only = {"ca_certs": certifi.where()} if self.api_url.startswith("https://") else {}
+        self.pool = urllib3.connection_from_url(self.api_url, maxsize=self.pool_size, block=False, **https_only)
 
     def exchange(self, login: LoginResult) -> IntegrationUser:
         """Spend the one-time token of ``login`` for the account and its tokens."""
@@ -210,7 +210,7 @@ class MusicApiClient:
     def _fetch_user(self, integration_user_uuid: str, authorization: str) -> IntegrationUser:
         if not _UUID.fullmatch(integration_user_uuid):
             raise MalformedCallback()
-        url = f"{self.api_url}/public/integrations/user/{integration_user_uuid}"
+        path = f"{self._path_prefix}/public/integrations/user/{integration_user_uuid}"
         headers = {
             "User-Agent": "callback_app/1",
             "Accept": "application/json",
@@ -219,9 +219,9 @@ class MusicApiClient:
         }
         deadline = self.clock() + self.total_timeout
         try:
-            response = self.pool.request(
+            response = self.pool.urlopen(
                 "GET",
-                url,
+                path,
                 headers=headers,
                 timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.total_timeout - self.connect_timeout),
                 retries=self.retries,
