@@ -10,6 +10,8 @@ import binascii
 import json
 import math
 import re
+import select
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from urllib.parse import quote, quote_plus, unquote
 
 import certifi
 import urllib3
+from gevent.monkey import get_original
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError, ProtocolError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import parse_url
@@ -168,6 +172,37 @@ class IntegrationUser:
         return f"IntegrationUser(integration_user_uuid={self.integration_user_uuid!r}, auth_data=<hidden>)"
 
 
+# The system's poll, even in a gevent-patched worker: gevent's poll() registers watchers and
+# goes through the hub even for a zero timeout, on every reuse of a pooled connection.
+_system_poll = get_original("select", "poll")
+
+
+def _readable_now(sock: socket.socket) -> bool:
+    """Whether reading ``sock`` would not block right now: an idle keep-alive connection then
+    holds an EOF (the server closed it) or bytes nobody asked for. Either way it is not reusable."""
+    if sock.fileno() < 0:
+        return True
+    poller = _system_poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _PooledHTTPConnection(HTTPConnection):
+    """urllib3's connection, with its before-reuse check made by one non-blocking system call."""
+
+    @property
+    def is_connected(self) -> bool:
+        return self.sock is not None and not _readable_now(self.sock)
+
+
+class _PooledHTTPSConnection(HTTPSConnection):
+    """The same check over TLS: like urllib3's own, it looks at the socket, not TLS buffers."""
+
+    @property
+    def is_connected(self) -> bool:
+        return self.sock is not None and not _readable_now(self.sock)
+
+
 class MusicApiClient:
     """Exchanges one-time tokens (and client credentials) for a user's streaming tokens.
 
@@ -197,6 +232,7 @@ class MusicApiClient:
         self._path_prefix = (parse_url(self.api_url).path or "").rstrip("/")
         https_only = {"ca_certs": certifi.where()} if self.api_url.startswith("https://") else {}
         self.pool = urllib3.connection_from_url(self.api_url, maxsize=self.pool_size, block=False, **https_only)
+        self.pool.ConnectionCls = _PooledHTTPSConnection if https_only else _PooledHTTPConnection
 
     def exchange(self, login: LoginResult) -> IntegrationUser:
         """Spend the one-time token of ``login`` for the account and its tokens."""

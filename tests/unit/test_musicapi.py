@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,8 @@ from callback_app.musicapi import (
     IntegrationUser,
     LoginResult,
     MusicApiClient,
+    _PooledHTTPConnection,
+    _PooledHTTPSConnection,
     decode_data64,
     login_url,
     parse_integration_user,
@@ -834,6 +837,44 @@ def test_exchanges_reuse_one_keep_alive_connection() -> None:
     assert len(set(KeepAliveHandler.client_ports)) == 1, f"new connections: {KeepAliveHandler.client_ports}"
 
 
+class OneAnswerHandler(KeepAliveHandler):
+    """Answers like KeepAliveHandler, then drops the connection without having said "Connection: close"."""
+
+    def do_GET(self) -> None:
+        super().do_GET()
+        self.close_connection = True
+
+
+class IdleClosingServer(ThreadingHTTPServer):
+    """Closes every connection after one answer, as a server dropping idle keep-alive connections does."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), OneAnswerHandler)
+        self.closed = threading.Event()
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.closed.set()
+
+
+def test_a_pooled_connection_the_server_has_closed_is_not_used_for_the_next_login() -> None:
+    KeepAliveHandler.client_ports, KeepAliveHandler.body = [], answer()
+    server = IdleClosingServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = MusicApiClient(f"http://127.0.0.1:{server.server_port}/api")
+        client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+        assert server.closed.wait(5), "the server never closed the first connection"
+        user = client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert user.integration_user_uuid == USER_UUID
+    assert len(set(KeepAliveHandler.client_ports)) == 2
+
+
 def test_a_connection_cut_off_mid_answer_is_never_reused(recorder: tuple[Recorder, MusicApiClient]) -> None:
     upstream, client = recorder
     client.max_response_bytes = 64
@@ -847,3 +888,28 @@ def test_a_connection_cut_off_mid_answer_is_never_reused(recorder: tuple[Recorde
 
     assert user.integration_user_uuid == USER_UUID
     assert upstream.requests[0]["client_port"] != upstream.requests[1]["client_port"]
+
+
+@pytest.mark.parametrize(
+    ("api_url", "connection_class"),
+    [("https://api.musicapi.com", _PooledHTTPSConnection), ("http://127.0.0.1:9/api", _PooledHTTPConnection)],
+)
+def test_a_pooled_connection_is_checked_before_reuse_by_one_system_call(
+    api_url: str, connection_class: type[_PooledHTTPConnection | _PooledHTTPSConnection]
+) -> None:
+    client = MusicApiClient(api_url)
+    ours, server_side = socket.socketpair()
+    connection = connection_class("api.musicapi.com")
+    connection.sock = ours
+    try:
+        assert client.pool.ConnectionCls is connection_class
+        assert connection.is_connected
+        server_side.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")
+        assert not connection.is_connected, "a connection with bytes nobody asked for was kept"
+        ours.recv(1024)
+        assert connection.is_connected
+        server_side.close()
+        assert not connection.is_connected, "a connection the server closed was kept"
+    finally:
+        ours.close()
+        server_side.close()
