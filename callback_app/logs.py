@@ -38,7 +38,9 @@ def logfmt_value(value: object) -> str:
     text = "" if value is None else str(value)
     if _BARE_VALUE.fullmatch(text):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').encode("unicode_escape").decode("ascii") + '"'
+    # Backslashes and control characters first, then quotes: the other order would escape the
+    # backslash of \" again and let a value close its own quotes and forge fields after them.
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
 def get_logger() -> logging.Logger:
@@ -111,8 +113,12 @@ class RequestLog:
             # How long after the callback was accepted its exchange left: the token is ageing meanwhile.
             line += f" exchange_wait_ms={environ[EXCHANGE_WAIT_KEY]}"
         stream = self.stream or sys.stdout
-        stream.write(line + "\n")
-        stream.flush()
+        try:
+            stream.write(line + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            # As logging does: a log that cannot be written must not fail a request already answered.
+            pass
 
 
 class _ClosingIterator:
