@@ -35,7 +35,7 @@ FLOW_SECONDS = 5.0
 BARE_SECONDS = 4.0
 # Throughput is measured in rounds of (bare route, app, naive peer), and each ratio is taken
 # within a round: on a shared machine, neighbours' load drifts over a minute, not a few seconds.
-THROUGHPUT_ROUNDS = 3
+THROUGHPUT_ROUNDS = 5
 SOAK_CONCURRENCY = 32
 RSS_SAMPLE_EVERY = 5.0
 
