@@ -104,7 +104,8 @@ class RequestLog:
             f" status={status[-1][:3] if status else '-'}"
             f" duration_ms={(time.perf_counter() - started) * 1000:.1f}"
         )
-        queue = queue_time_ms(environ.get("HTTP_X_REQUEST_START"), self.clock())
+        router_start = environ.get("HTTP_X_REQUEST_START")
+        queue = queue_time_ms(router_start, self.clock()) if router_start else None
         if queue is not None:
             line += f" queue_ms={queue}"
         if OUTCOME_KEY in environ:

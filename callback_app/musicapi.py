@@ -187,20 +187,25 @@ def _readable_now(sock: socket.socket) -> bool:
     return bool(poller.poll(0))
 
 
-class _PooledHTTPConnection(HTTPConnection):
-    """urllib3's connection, with its before-reuse check made by one non-blocking system call."""
+class _ReuseCheck:
+    """urllib3's before-reuse check, made by one non-blocking system call.
+
+    Over TLS, like urllib3's own, it looks at the socket, not at TLS buffers.
+    """
+
+    sock: socket.socket | None
 
     @property
     def is_connected(self) -> bool:
         return self.sock is not None and not _readable_now(self.sock)
 
 
-class _PooledHTTPSConnection(HTTPSConnection):
-    """The same check over TLS: like urllib3's own, it looks at the socket, not TLS buffers."""
+class _PooledHTTPConnection(_ReuseCheck, HTTPConnection):
+    """A pooled connection to MusicAPI over http (development and tests)."""
 
-    @property
-    def is_connected(self) -> bool:
-        return self.sock is not None and not _readable_now(self.sock)
+
+class _PooledHTTPSConnection(_ReuseCheck, HTTPSConnection):
+    """A pooled connection to MusicAPI over https."""
 
 
 class MusicApiClient:

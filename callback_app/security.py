@@ -19,6 +19,9 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 CSRF_COOKIE = "csrf"
 CSRF_LIFETIME = 7 * 24 * 3600
+CSRF_TOKEN_BYTES = 24
+# What new_token makes (URL-safe base64): nothing that HTML escaping or a form field would change.
+CSRF_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_NEXT_LENGTH = 512
 # Browsers strip tabs and newlines from URLs and read "\\" as "/": "/\t/host" and "/\\host" mean "//host".
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
@@ -51,7 +54,7 @@ class CsrfGuard:
         return token if isinstance(token, str) else None
 
     def new_token(self) -> str:
-        return secrets.token_urlsafe(24)
+        return secrets.token_urlsafe(CSRF_TOKEN_BYTES)
 
     def remember(self, response: Response, token: str) -> None:
         """Set the cookie that makes ``token`` valid for this browser."""

@@ -6,11 +6,11 @@ page (or JSON under /api) in one handler; nothing here answers with a stack trac
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
@@ -34,17 +34,16 @@ from .errors import (
 from .flow import FLOW_COOKIE, SPENT_COOKIE, Flow
 from .logs import EXCHANGE_WAIT_KEY, OUTCOME_KEY, STARTED_KEY, get_logger, logfmt
 from .musicapi import SERVICE_NAMES, decode_data64, login_url, service_name
-from .security import CSRF_COOKIE, safe_next
+from .security import CSRF_COOKIE, CSRF_TOKEN_SHAPE, safe_next
 from .session import Account, BrowserSession
 
 bp = Blueprint("main", __name__)
+T = TypeVar("T")
 
 JUST_CONNECTED_SECONDS = 60
 SERVICE_OPTIONS = "callback_app.service_options"
 PAGE_LINKS = "callback_app.page_links"
 FIRST_VISIT_PAGE = "callback_app.first_visit_page"
-# What CsrfGuard.new_token makes (secrets.token_urlsafe): nothing HTML escaping would change.
-_CSRF_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 REFRESH_FAILED_NOTE = "We couldn't renew this connection just now. We'll try again on your next visit."
 
 
@@ -154,21 +153,30 @@ class PageLinks:
     generic_badge: str
 
 
+def built_once(key: str, build: Callable[[], T]) -> T:
+    """A value that never changes while the process runs, built on first use (URLs need a request)."""
+    value: T | None = current_app.extensions.get(key)
+    if value is None:
+        value = current_app.extensions[key] = build()
+    return value
+
+
 def page_links() -> PageLinks:
-    links: PageLinks | None = current_app.extensions.get(PAGE_LINKS)
-    if links is None:
-        links = current_app.extensions[PAGE_LINKS] = PageLinks(
-            index=url_for("main.index"),
-            developers=url_for("main.developers"),
-            connect_any=url_for("main.connect_any"),
-            logout=url_for("main.logout"),
-            icon=url_for("static", filename="favicon.svg"),
-            css=url_for("static", filename="app.css"),
-            js=url_for("static", filename="app.js"),
-            session_example_js=url_for("static", filename="session-example.js"),
-            generic_badge=url_for("static", filename=badge("generic")),
-        )
-    return links
+    return built_once(PAGE_LINKS, _build_page_links)
+
+
+def _build_page_links() -> PageLinks:
+    return PageLinks(
+        index=url_for("main.index"),
+        developers=url_for("main.developers"),
+        connect_any=url_for("main.connect_any"),
+        logout=url_for("main.logout"),
+        icon=url_for("static", filename="favicon.svg"),
+        css=url_for("static", filename="app.css"),
+        js=url_for("static", filename="app.js"),
+        session_example_js=url_for("static", filename="session-example.js"),
+        generic_badge=url_for("static", filename=badge("generic")),
+    )
 
 
 @bp.app_context_processor
@@ -183,19 +191,20 @@ def see_other(location: str) -> Response:
 
 def service_options() -> dict[str, ServiceOption]:
     """Every allowed service with its URLs; built on first use, then reused by every request."""
-    options: dict[str, ServiceOption] | None = current_app.extensions.get(SERVICE_OPTIONS)
-    if options is None:
-        options = current_app.extensions[SERVICE_OPTIONS] = {
-            service: ServiceOption(
-                type=service,
-                name=service_name(service),
-                badge_url=url_for("static", filename=badge(service)),
-                connect_url=url_for("main.connect", service=service),
-                disconnect_url=url_for("main.disconnect", service=service),
-            )
-            for service in parts().settings.services
-        }
-    return options
+    return built_once(SERVICE_OPTIONS, _build_service_options)
+
+
+def _build_service_options() -> dict[str, ServiceOption]:
+    return {
+        service: ServiceOption(
+            type=service,
+            name=service_name(service),
+            badge_url=url_for("static", filename=badge(service)),
+            connect_url=url_for("main.connect", service=service),
+            disconnect_url=url_for("main.disconnect", service=service),
+        )
+        for service in parts().settings.services
+    }
 
 
 def badge(service: str) -> str:
@@ -245,7 +254,7 @@ def index() -> str:
     now = p.clock()
     accounts, refresh_errors = current_accounts(p, now)
     token = csrf_token()
-    if not accounts and _CSRF_TOKEN.fullmatch(token):
+    if not accounts and CSRF_TOKEN_SHAPE.fullmatch(token):
         return first_visit_page(token)
     return landing_page([account_view(account, now, account.service in refresh_errors) for account in accounts], token)
 
@@ -269,11 +278,12 @@ def first_visit_page(token: str) -> str:
     around a random marker and the token is put in its place. Tokens are URL-safe base64,
     which HTML escaping leaves as it is, so the result is exactly what rendering would give.
     """
-    pieces: list[str] | None = current_app.extensions.get(FIRST_VISIT_PAGE)
-    if pieces is None:
-        marker = secrets.token_urlsafe(24)
-        pieces = current_app.extensions[FIRST_VISIT_PAGE] = landing_page([], marker).split(marker)
-    return token.join(pieces)
+    return token.join(built_once(FIRST_VISIT_PAGE, _split_first_visit_page))
+
+
+def _split_first_visit_page() -> list[str]:
+    marker = secrets.token_urlsafe(24)
+    return landing_page([], marker).split(marker)
 
 
 @bp.get("/developers")

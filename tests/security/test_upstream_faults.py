@@ -77,10 +77,14 @@ def test_musicapi_down_gets_a_clear_502(start_app: Callable[..., GunicornApp], s
     assert elapsed < 5
 
 
-def quick_client(api_url: str, like: MusicApiClient) -> MusicApiClient:
-    """A client for another upstream, with the same short deadline as ``like``."""
+def deadline_client(api_url: str) -> MusicApiClient:
+    """A client with a 1 s deadline whose reads may each wait 0.8 s.
+
+    That is longer than the simulator's 0.5 s trickle, so only the total deadline stops it.
+    """
     client = MusicApiClient(api_url)
-    client.connect_timeout, client.total_timeout = like.connect_timeout, like.total_timeout
+    client.connect_timeout = 0.2
+    client.total_timeout = 1.0
     return client
 
 
@@ -89,11 +93,7 @@ class TestTheExchangeClientHasATotalDeadline:
 
     @pytest.fixture
     def client(self, musicapi: ThreadedServer) -> MusicApiClient:
-        client = MusicApiClient(f"{musicapi.url}/api")
-        # Reads may wait 0.8 s: longer than the simulator's 0.5 s trickle, so only the total deadline stops it.
-        client.connect_timeout = 0.2
-        client.total_timeout = 1.0
-        return client
+        return deadline_client(f"{musicapi.url}/api")
 
     def login(self, simulator: Simulator) -> LoginResult:
         document = simulator.issue_login("spotify")
@@ -127,7 +127,7 @@ class TestTheExchangeClientHasATotalDeadline:
         upstream, server = hostile_upstream
         upstream.answer(profile())
         upstream.stall_seconds = 5.0
-        client = quick_client(f"{server.url}/api", client)
+        client = deadline_client(f"{server.url}/api")
         started = time.monotonic()
 
         with pytest.raises(UpstreamError) as raised:

@@ -820,18 +820,23 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
         """Quiet: the test reads client_ports."""
 
 
-def test_exchanges_reuse_one_keep_alive_connection() -> None:
+@contextlib.contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[MusicApiClient]:
+    """Serve ``server`` in the background, and a client for it; stop it afterwards."""
     KeepAliveHandler.client_ports, KeepAliveHandler.body = [], answer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        client = MusicApiClient(f"http://127.0.0.1:{server.server_port}/api")
-        for _ in range(3):
-            client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
+        yield MusicApiClient(f"http://127.0.0.1:{server.server_port}/api")
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_exchanges_reuse_one_keep_alive_connection() -> None:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveHandler)) as client:
+        for _ in range(3):
+            client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
 
     assert len(KeepAliveHandler.client_ports) == 3
     assert len(set(KeepAliveHandler.client_ports)) == 1, f"new connections: {KeepAliveHandler.client_ports}"
@@ -858,18 +863,11 @@ class IdleClosingServer(ThreadingHTTPServer):
 
 
 def test_a_pooled_connection_the_server_has_closed_is_not_used_for_the_next_login() -> None:
-    KeepAliveHandler.client_ports, KeepAliveHandler.body = [], answer()
     server = IdleClosingServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = MusicApiClient(f"http://127.0.0.1:{server.server_port}/api")
+    with serving(server) as client:
         client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
         assert server.closed.wait(5), "the server never closed the first connection"
         user = client.exchange(LoginResult("spotify", USER_UUID, ONE_TIME_TOKEN))
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert user.integration_user_uuid == USER_UUID
     assert len(set(KeepAliveHandler.client_ports)) == 2
