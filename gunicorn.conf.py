@@ -5,10 +5,15 @@ on MusicAPI's exchange (and the one-time token dies a minute after it was issued
 must hold thousands of waiting callbacks cheaply instead of queueing them behind a few
 threads. Measurements are in the README (make bench).
 
-Measured and not chosen: gunicorn's gevent_pywsgi worker (gevent's own HTTP server) spends
-about 10 % less CPU per login, but it applies none of the limits below (request line, keep-alive
-timeout) and ignores forwarded_allow_ips, so the router's X-Forwarded-Proto would need a
-separate trust setting in the app.
+Measured and not chosen (whole logins, instant MusicAPI, 64 people at a time, 2 workers):
+
+- gthread: 3.6-4.4 ms of server CPU per login against gevent's 2.7-3.1 ms (339-439 logins/s
+  with 32-100 threads per worker, against 500-566/s); and even 100 threads per worker would
+  queue a burst's 1,000 waiting callbacks.
+- gevent_pywsgi (gevent's own HTTP server): about 10 % less CPU per login on one worker, the
+  same throughput within noise over a whole ``make bench``; and it applies none of the limits
+  below (request line, keep-alive timeout) and ignores forwarded_allow_ips, so the router's
+  X-Forwarded-Proto would need a separate trust setting in the app.
 """
 
 import multiprocessing
