@@ -30,6 +30,7 @@ from .errors import (
     SessionFull,
     UnknownService,
     UpstreamError,
+    UpstreamRefused,
 )
 from .flow import FLOW_COOKIE, SPENT_COOKIE, Flow
 from .logs import EXCHANGE_WAIT_KEY, OUTCOME_KEY, STARTED_KEY, get_logger, logfmt
@@ -414,20 +415,29 @@ def current_accounts(p: Parts, now: float) -> tuple[list[Account], dict[str, str
 def refresh_expired(p: Parts, session: BrowserSession, accounts: list[Account], now: float) -> dict[str, str]:
     """Fetch fresh tokens for expired accounts; the user id comes only from the sealed cookie.
 
-    A failure leaves the account as it was (still usable for its profile) and is reported per service.
+    A failure leaves the account as it was (still usable for its profile) and is reported per
+    service. When MusicAPI itself is failing (slow, unreachable, broken), the other accounts are
+    not asked for: each try could add the exchange's whole timeout to this page, and a few of
+    them would outlast the router's 30 s. A refusal concerns one account, so the next is tried.
     """
     client_id, client_secret = p.settings.client_id, p.settings.client_secret
     if client_id is None or client_secret is None:
         return {}
     errors: dict[str, str] = {}
+    outage: UpstreamError | None = None
     for account in accounts:
         if not account.expired(now):
+            continue
+        if outage is not None:
+            errors[account.service] = outage.code
             continue
         try:
             user = p.musicapi.fetch_fresh(account.user.integration_user_uuid, client_id, client_secret)
             session.replace_user(account.service, user)
         except RequestError as error:
             errors[account.service] = error.code
+            if isinstance(error, UpstreamError) and not isinstance(error, UpstreamRefused):
+                outage = error
     return errors
 
 

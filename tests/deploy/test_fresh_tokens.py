@@ -77,10 +77,10 @@ def misconfigured_app(module_launcher: Launcher, token_musicapi: ThreadedServer)
     )
 
 
-def connect_with_tokens_expiring_in(user: User, clock: FakeClock, seconds: float) -> None:
+def connect_with_tokens_expiring_in(user: User, clock: FakeClock, seconds: float, service: str = "spotify") -> None:
     """Log in while MusicAPI's clock is set back, so the tokens it issues die ``seconds`` from now."""
     clock.now = time.time() - AUTH_DATA_LIFETIME_MS / 1000 + seconds
-    response = user.connect("spotify")
+    response = user.connect(service)
     clock.now = time.time()
     assert response.status_code == 303, response.text[:500]
 
@@ -200,3 +200,34 @@ def test_a_failed_refresh_is_reported_and_the_session_stays_usable(
         token_simulator.fault = None
         _, account = read_session(user)
         assert (account["expired"], account.get("refreshError")) == (False, None)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("refreshing_app", "http_500", "upstream_error", 1), ("misconfigured_app", None, "upstream_refused", 2)],
+    ids=["musicapi-broken-asked-once", "refused-asked-for-each"],
+)
+def test_a_failing_musicapi_is_asked_once_per_page_however_many_accounts_expired(
+    request: pytest.FixtureRequest,
+    token_simulator: Simulator,
+    token_clock: FakeClock,
+    case: tuple[str, str | None, str, int],
+) -> None:
+    app_name, fault, code, calls = case
+    app: GunicornApp = request.getfixturevalue(app_name)
+    user = User(app.url, token_simulator)
+    for service in ("spotify", "deezer"):
+        connect_with_tokens_expiring_in(user, token_clock, ALREADY_EXPIRED, service)
+    token_simulator.fault = fault
+
+    response = user.get("/api/session")
+
+    assert response.status_code == 200, response.text
+    accounts = response.json()["accounts"]
+    assert sorted((a["service"], a["expired"], a["refreshError"]) for a in accounts) == [
+        ("deezer", True, code),
+        ("spotify", True, code),
+    ]
+    # A broken MusicAPI would make every further try wait too; a refusal is about one account.
+    assert len(basic_calls(token_simulator)) == calls
+    assert "acct-" not in response.headers.get("Set-Cookie", "")
