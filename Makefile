@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test lint unit bench fuzz system-deps install clean
+.PHONY: run test lint unit bench fuzz screenshots system-deps install clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ lint: $(VENV)/.installed-dev
 ## Property-based fuzzing at full strength (thousands of examples); not part of `make test`.
 fuzz: $(VENV)/.installed-dev
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/security -k fuzz -p no:xdist
+
+## Rewrite the README's screenshots (docs/screenshots) from the browser tests; test runs leave them alone.
+screenshots: system-deps $(VENV)/.installed-dev
+	UPDATE_README_SCREENSHOTS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:xdist \
+		tests/browser/test_connecting.py::test_connect_two_services_see_both_disconnect_one_and_log_out \
+		tests/browser/test_errors.py::test_cancel_at_musicapi_then_try_again
 
 ## Benchmarks (not part of `make test`): burst, throughput, costs, footprint vs a naive peer; ~4 minutes.
 ## SOAK=300 runs the full 5-minute sustained phase.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tests.support.servers import ROOT
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's screenshots are tracked files: only `make screenshots` rewrites them, not every test run.
+UPDATE_README_SCREENSHOTS = os.environ.get("UPDATE_README_SCREENSHOTS") == "1"
 # Profile pictures live on the simulator's made-up CDN; the browser gets this local stand-in instead.
 AVATAR_ORIGIN = "https://cdn.simulator.musicapi.example"
 AVATAR_SVG = (
@@ -100,11 +103,12 @@ class Visitor:
         return broken
 
     def screenshot(self, name: str, *, readme_name: str | None = None, full_page: bool = True) -> Path:
-        """Save what the person sees; ``readme_name`` also saves the first screenful to docs/screenshots."""
+        """Save what the person sees; ``readme_name`` also saves the first screenful to docs/screenshots
+        when UPDATE_README_SCREENSHOTS=1 (``make screenshots``)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{self.name}-{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page, animations="disabled", caret="hide")
-        if readme_name is not None:
+        if readme_name is not None and UPDATE_README_SCREENSHOTS:
             README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(README_SCREENSHOTS / readme_name), animations="disabled", caret="hide")
         return path
