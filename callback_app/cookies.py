@@ -1,22 +1,21 @@
-"""Sealing and opening cookies: authenticated encryption, signed timestamps, key rotation.
+"""Sealing and opening values: authenticated encryption inside an itsdangerous timestamp signature.
 
-A sealed value is ``base64(nonce | AES-GCM ciphertext)`` signed with an itsdangerous
-timestamp signature. The cookie's name and purpose are bound into both the signature (salt)
-and the encryption (associated data), so a value can never be replayed under another name.
-This module knows nothing about MusicAPI: it seals and opens dicts.
+A sealed value is ``base64url(key id | nonce | AES-GCM ciphertext)``, signed by an itsdangerous
+``TimestampSigner`` holding every key, oldest to newest (the newest signs). The name and purpose
+it was sealed for are bound into both the signature (salt) and the encryption (associated
+data), so a value never opens under another name. ``CookieJar`` is the one place that decides
+cookie names and attributes. This module knows nothing about MusicAPI: it seals and opens dicts.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
+import hmac
 import json
 import os
-import re
-import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,192 +26,198 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, TimestampSigner
 from werkzeug.wrappers import Response
 
-from .errors import BadCookie, ExpiredCookie
-
-Clock = Callable[[], float]
+from callback_app.errors import BadCookie, ExpiredCookie
+from callback_app.types import Clock
 
 MAX_SEALED_LENGTH = 4096
+MAX_SIGNED_LENGTH = 256
 MAX_PLAINTEXT_BYTES = 64 * 1024
+COMPRESS_ABOVE = 256
+# Instances' clocks differ a little: a value sealed by one a moment "ahead" still opens on another.
+CLOCK_SKEW = 5
+_KEY_ID_BYTES = 4
 _NONCE_BYTES = 12
-# Dynos' clocks differ a little: a value sealed a moment "in the future" is still fresh.
-MAX_CLOCK_SKEW = 5
 _PLAIN = b"j"
 _COMPRESSED = b"z"
 
 
 class _ClockedSigner(TimestampSigner):
-    """An itsdangerous timestamp signer that reads an injected clock (tests move time)."""
+    """itsdangerous' timestamp signer reading an injected clock, so tests move time."""
 
-    def __init__(self, secret_key: str, salt: str, clock: Clock) -> None:
-        super().__init__(secret_key, salt=salt, digest_method=hashlib.sha256)
+    def __init__(self, secret_keys: Sequence[str], salt: str, clock: Clock) -> None:
+        super().__init__(list(secret_keys), salt=salt, digest_method=hashlib.sha256)
         self.clock = clock
-        # itsdangerous derives the HMAC key from (secret, salt) on every call; it never changes.
-        self._derived_key = super().derive_key()
 
     def get_timestamp(self) -> int:
         return int(self.clock())
 
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        if secret_key is None:
-            return self._derived_key
-        return super().derive_key(secret_key)
-
 
 @dataclass(frozen=True)
 class Opened:
-    """An opened cookie: its payload, when it was sealed, and whether an old key sealed it."""
+    """An opened value: its payload, when it was sealed, and whether an older key sealed it."""
 
     payload: dict[str, Any]
     sealed_at: int
     stale_key: bool
 
 
-class _Key:
-    """One secret key, with its derived encryption key and per-(name, purpose) signers."""
-
-    def __init__(self, secret: str, clock: Clock) -> None:
-        self.secret = secret
-        self.clock = clock
-        encryption_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"callback_app cookie encryption v1"
-        ).derive(secret.encode("utf-8"))
-        self.aead = AESGCM(encryption_key)
-        self.signers: dict[str, _ClockedSigner] = {}
-
-    def signer(self, context: str) -> _ClockedSigner:
-        signer = self.signers.get(context)
-        if signer is None:
-            signer = self.signers[context] = _ClockedSigner(self.secret, f"callback_app:{context}", self.clock)
-        return signer
+def encryption_key(secret: str, info: bytes) -> bytes:
+    """A 256-bit key derived from ``secret`` for one use, named by ``info``."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode("utf-8"))
 
 
-class Sealer:
-    """Seals dicts into cookie-safe strings under the newest key; opens them under any key."""
-
-    compress_above: int = 256
-
-    def __init__(self, secret_keys: Sequence[str], *, clock: Clock = time.time) -> None:
-        if not secret_keys:
-            raise ValueError("at least one secret key is needed")
-        self.clock = clock
-        self.keys = [_Key(secret, clock) for secret in secret_keys]
-
-    def seal(self, name: str, purpose: str, payload: Mapping[str, Any]) -> str:
-        """Encrypt and sign ``payload`` for the cookie ``name`` used for ``purpose``."""
-        context, associated_data = _seal_context(name, purpose)
-        plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        framed = _PLAIN + plaintext
-        if len(plaintext) > self.compress_above:
-            compressed = zlib.compress(plaintext, 6)
-            if len(compressed) < len(plaintext):
-                framed = _COMPRESSED + compressed
-        key = self.keys[0]
-        nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = key.aead.encrypt(nonce, framed, associated_data)
-        body = base64.urlsafe_b64encode(nonce + ciphertext).rstrip(b"=")
-        return key.signer(context).sign(body).decode("ascii")
-
-    def open(self, name: str, purpose: str, value: str, *, max_age: int) -> Opened:
-        """Verify, decrypt and decode a sealed value; raise BadCookie or ExpiredCookie."""
-        if not value or len(value) > MAX_SEALED_LENGTH or not value.isascii():
-            raise BadCookie()
-        context, associated_data = _seal_context(name, purpose)
-        for index, key in enumerate(self.keys):
-            try:
-                body, sealed_at = key.signer(context).unsign(value, return_timestamp=True)
-            except BadSignature:
-                continue
-            age = int(self.clock()) - int(sealed_at.timestamp())
-            if age > max_age or age < -MAX_CLOCK_SKEW:
-                raise ExpiredCookie()
-            payload = _decrypt(key, body, associated_data)
-            return Opened(payload=payload, sealed_at=int(sealed_at.timestamp()), stale_key=index > 0)
-        raise BadCookie()
-
-    def sign(self, purpose: str, text: str) -> str:
-        """Sign a short text with a timestamp (for values carried in URLs, not cookies)."""
-        return self.keys[0].signer(_sign_context(purpose)).sign(text).decode("ascii")
-
-    def verify(self, purpose: str, signed: str) -> tuple[str, int]:
-        """The text and signing time of a value made by :meth:`sign`; raise BadCookie."""
-        if not signed or len(signed) > 256 or not signed.isascii():
-            raise BadCookie()
-        for key in self.keys:
-            try:
-                text, signed_at = key.signer(_sign_context(purpose)).unsign(signed, return_timestamp=True)
-            except BadSignature:
-                continue
-            return text.decode("ascii"), int(signed_at.timestamp())
-        raise BadCookie()
+def seal_bytes(aead: AESGCM, plaintext: bytes, associated_data: bytes) -> bytes:
+    """``nonce | ciphertext`` of ``plaintext``, compressed first when that makes it smaller."""
+    framed = _PLAIN + plaintext
+    if len(plaintext) > COMPRESS_ABOVE:
+        compressed = zlib.compress(plaintext, 6)
+        if len(compressed) < len(plaintext):
+            framed = _COMPRESSED + compressed
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + aead.encrypt(nonce, framed, associated_data)
 
 
-@functools.lru_cache(maxsize=256)
-def _seal_context(name: str, purpose: str) -> tuple[str, bytes]:
-    """The signer's context and the encryption's associated data for one (cookie name, purpose)."""
-    # JSON keeps (purpose, name) pairs apart even when either holds ':'; "seal" keeps them apart from sign().
-    context = json.dumps(["seal", purpose, name], separators=(",", ":"))
-    return context, context.encode("utf-8")
-
-
-@functools.lru_cache(maxsize=64)
-def _sign_context(purpose: str) -> str:
-    return json.dumps(["sign", purpose], separators=(",", ":"))
-
-
-def _decrypt(key: _Key, body: bytes, associated_data: bytes) -> dict[str, Any]:
+def open_bytes(aead: AESGCM, sealed: bytes, associated_data: bytes) -> bytes:
+    """The plaintext of :func:`seal_bytes`; raise BadCookie for anything else."""
     try:
-        sealed = base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))
-        framed = key.aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated_data)
+        framed = aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated_data)
     except (ValueError, InvalidTag) as error:
         raise BadCookie() from error
     kind, data = framed[:1], framed[1:]
+    if kind == _PLAIN:
+        return data
+    if kind != _COMPRESSED:
+        raise BadCookie()
+    inflater = zlib.decompressobj()
     try:
-        if kind == _COMPRESSED:
-            inflater = zlib.decompressobj()
-            data = inflater.decompress(data, MAX_PLAINTEXT_BYTES)
-            if inflater.unconsumed_tail:
-                raise BadCookie()
-        elif kind != _PLAIN:
-            raise BadCookie()
+        data = inflater.decompress(data, MAX_PLAINTEXT_BYTES)
+    except zlib.error as error:
+        raise BadCookie() from error
+    if inflater.unconsumed_tail:
+        raise BadCookie()
+    return data
+
+
+def dumps(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def loads(data: bytes) -> dict[str, Any]:
+    try:
         payload = json.loads(data.decode("utf-8"))
-    except (zlib.error, ValueError) as error:
+    except ValueError as error:
         raise BadCookie() from error
     if not isinstance(payload, dict):
         raise BadCookie()
     return payload
 
 
-# RFC 6265 cookie-name token characters, and the characters of a sealed value (base64url and '.').
-_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}")
-_COOKIE_VALUE = re.compile(r"[A-Za-z0-9._-]*")
-_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+class Sealer:
+    """Seals dicts into cookie-safe strings under the newest key; opens them under any key."""
+
+    def __init__(self, keys_oldest_first: Sequence[str], *, clock: Clock) -> None:
+        if not keys_oldest_first:
+            raise ValueError("at least one secret key is needed")
+        self.keys = tuple(keys_oldest_first)
+        self.clock = clock
+        self._aeads = {
+            _key_id(secret): AESGCM(encryption_key(secret, b"callback_app cookie encryption v1"))
+            for secret in self.keys
+        }
+        self._current_key_id = _key_id(self.keys[-1])
+        self._signers: dict[str, _ClockedSigner] = {}
+
+    def _signer(self, context: str) -> _ClockedSigner:
+        signer = self._signers.get(context)
+        if signer is None:
+            signer = self._signers[context] = _ClockedSigner(self.keys, f"callback_app:{context}", self.clock)
+        return signer
+
+    def seal(self, name: str, purpose: str, payload: Mapping[str, Any]) -> str:
+        """Encrypt and sign ``payload`` for the value ``name`` used for ``purpose``."""
+        context = _context("seal", purpose, name)
+        sealed = seal_bytes(self._aeads[self._current_key_id], dumps(payload), context.encode())
+        body = base64.urlsafe_b64encode(self._current_key_id + sealed).rstrip(b"=")
+        return self._signer(context).sign(body).decode("ascii")
+
+    def open(self, name: str, purpose: str, value: str, *, max_age: int) -> Opened:
+        """Verify, decrypt and decode a sealed value; raise BadCookie or ExpiredCookie."""
+        if not value or len(value) > MAX_SEALED_LENGTH or not value.isascii():
+            raise BadCookie()
+        context = _context("seal", purpose, name)
+        body, sealed_at = self._unsign(context, value, max_age)
+        try:
+            raw = base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))
+        except ValueError as error:
+            raise BadCookie() from error
+        key_id, sealed = raw[:_KEY_ID_BYTES], raw[_KEY_ID_BYTES:]
+        aead = self._aeads.get(key_id)
+        if aead is None:
+            raise BadCookie()
+        payload = loads(open_bytes(aead, sealed, context.encode()))
+        return Opened(payload=payload, sealed_at=sealed_at, stale_key=key_id != self._current_key_id)
+
+    def sign(self, purpose: str, text: str) -> str:
+        """Sign a short text with a timestamp (for values carried in URLs, not cookies)."""
+        return self._signer(_context("sign", purpose)).sign(text).decode("ascii")
+
+    def verify(self, purpose: str, signed: str) -> tuple[str, int]:
+        """The text and signing time of a value made by :meth:`sign`; raise BadCookie."""
+        if not signed or len(signed) > MAX_SIGNED_LENGTH or not signed.isascii():
+            raise BadCookie()
+        text, signed_at = self._unsign(_context("sign", purpose), signed, None)
+        return text.decode("ascii"), signed_at
+
+    def _unsign(self, context: str, value: str, max_age: int | None) -> tuple[bytes, int]:
+        try:
+            body, signed_at = self._signer(context).unsign(value, return_timestamp=True)
+        except BadSignature as error:
+            raise BadCookie() from error
+        sealed_at = int(signed_at.timestamp())
+        # itsdangerous refuses any age below zero; another instance's clock may be a second ahead.
+        if max_age is not None and not -CLOCK_SKEW <= int(self.clock()) - sealed_at <= max_age:
+            raise ExpiredCookie()
+        return body, sealed_at
 
 
-class CookiePolicy:
-    """Cookie names and attributes: one place decides Secure, HttpOnly, SameSite and prefix.
+def _key_id(secret: str) -> bytes:
+    """A short public name for a key, so opening picks the right one without trying each."""
+    return hmac.new(secret.encode("utf-8"), b"callback_app key id", hashlib.sha256).digest()[:_KEY_ID_BYTES]
 
-    Set-Cookie headers are written here, not by werkzeug's ``set_cookie``: every cookie of this
-    app has the same attributes and a value that needs no quoting, so the header is one format
-    string instead of a general-purpose serializer on every response.
+
+def _context(*parts: str) -> str:
+    # JSON keeps ("a:b", "c") apart from ("a", "b:c"); the first part keeps seal() apart from sign().
+    return json.dumps(parts, separators=(",", ":"))
+
+
+class CookieJar:
+    """Cookie names and attributes: Secure, HttpOnly, SameSite=Lax, Path=/ and no Domain, in one place.
+
+    Over https every name gets the ``__Host-`` prefix: browsers then insist on Secure, Path=/
+    and no Domain, so no subdomain can plant or overwrite one.
     """
 
     def __init__(self, *, secure: bool) -> None:
         self.secure = secure
-        # __Host- makes the browser insist on Secure, Path=/ and no Domain: no subdomain can plant one.
         self.prefix = "__Host-" if secure else ""
-        self.attributes = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
 
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
 
+    def base_of(self, name: str) -> str | None:
+        """The base name of a cookie this jar could have set, or None."""
+        return name[len(self.prefix) :] if name.startswith(self.prefix) else None
+
     def set(self, response: Response, base: str, value: str, *, max_age: int) -> None:
-        name = self.name(base)
-        if not _COOKIE_NAME.fullmatch(name) or not _COOKIE_VALUE.fullmatch(value):
-            raise ValueError("a cookie name or value that would need quoting")
-        response.headers.add("Set-Cookie", f"{name}={value}; Max-Age={max(0, max_age)}{self.attributes}")
+        response.set_cookie(
+            self.name(base),
+            value,
+            max_age=max(0, int(max_age)),
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="Lax",
+        )
 
     def delete(self, response: Response, base: str) -> None:
-        """Tell the browser to drop the cookie (a name no browser could have sent is ignored)."""
-        name = self.name(base)
-        if _COOKIE_NAME.fullmatch(name):
-            response.headers.add("Set-Cookie", f"{name}=; Expires={_EPOCH}; Max-Age=0{self.attributes}")
+        response.delete_cookie(self.name(base), path="/", secure=self.secure, httponly=True, samesite="Lax")

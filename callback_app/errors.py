@@ -1,7 +1,8 @@
 """Every error the app raises, in one small hierarchy.
 
-A request error carries its machine ``code`` (logged, and shown in small print), its HTTP
-``status`` and the plain sentences a person reads. Views map them to pages in one handler.
+A request error carries its machine ``code`` (logged, returned in JSON, shown in small print)
+and its HTTP ``status``. The words a person reads for each code live with the templates and
+the message catalogs (templates/errors/messages.html), never here.
 """
 
 from __future__ import annotations
@@ -34,104 +35,176 @@ class ExpiredCookie(CookieError):
 
 
 class RequestError(CallbackAppError):
-    """An error that answers a request: machine code, HTTP status and what the person reads."""
+    """An error that answers a request with its code and status.
+
+    ``restarts_login`` says whether pressing "Try again" can start the same login afresh; the
+    other errors offer "Back to start".
+    """
 
     code: ClassVar[str] = "bad_request"
     status: ClassVar[int] = 400
-    title: ClassVar[str] = "Something went wrong"
-    message: ClassVar[str] = "Please go back to the start and try again."
+    restarts_login: ClassVar[bool] = False
+
+    @classmethod
+    def from_code(cls, code: str) -> RequestError:
+        """The error named ``code`` (as recorded by another instance), or a plain one."""
+        pending: list[type[RequestError]] = [cls]
+        while pending:
+            kind = pending.pop()
+            if kind.code == code:
+                return kind()
+            pending.extend(kind.__subclasses__())
+        return cls()
 
 
 class CsrfFailed(RequestError):
+    """A form post that cannot be proven to come from our own pages or an allowed site."""
+
     code = "csrf_failed"
-    title = "This page was open too long"
-    message = "For your safety the form expired. Go back to the start and press the button again."
+
+
+class CsrfTokenInvalid(CsrfFailed):
+    code = "csrf_token"
+
+
+class ForeignOrigin(CsrfFailed):
+    code = "foreign_origin"
+
+
+class WrongHost(RequestError):
+    """A request for a host name other than PUBLIC_URL's (the platform's own name, a typo)."""
+
+    code = "wrong_host"
+    status = 421
 
 
 class UnknownService(RequestError):
     code = "unknown_service"
     status = 404
-    title = "We don't offer that service here"
-    message = "Go back to the start and pick one of the services on the list."
 
 
 class NotFound(RequestError):
     code = "not_found"
     status = 404
-    title = "There is nothing at this address"
-    message = "The link may be mistyped. Start again from the home page."
 
 
 class MethodNotAllowed(RequestError):
     code = "method_not_allowed"
     status = 405
-    title = "That doesn't work from a link"
-    message = "Use the buttons on the home page instead."
 
 
 class NotConnected(RequestError):
     code = "not_connected"
     status = 401
-    title = "Nothing is connected"
-    message = "Connect a music service first."
 
 
-class SessionFull(RequestError):
+class UnknownAttempt(RequestError):
+    code = "unknown_attempt"
+    status = 404
+
+
+class Unavailable(RequestError):
+    """The session store (Redis) cannot be reached: nothing is started, spent or changed."""
+
+    code = "unavailable"
+    status = 503
+    restarts_login = True
+
+
+class RefreshInProgress(RequestError):
+    """Another instance is renewing this account's tokens at this moment."""
+
+    code = "refresh_in_progress"
+    status = 503
+
+
+class NoRoom(RequestError):
+    """Another account would not fit in the browser's cookies."""
+
+    code = "no_room"
+
+
+class SessionFull(NoRoom):
+    """This app's own accounts fill the space."""
+
     code = "session_full"
-    title = "Too many accounts connected at once"
-    message = "Your browser cannot hold another connected account. Disconnect one you don't need, then try again."
+
+
+class CookiesFull(NoRoom):
+    """Other cookies of this host fill the space."""
+
+    code = "cookies_full"
+
+
+class InternalError(RequestError):
+    """A fault of this app: logged by type, answered without details."""
+
+    code = "internal_error"
+    status = 500
+
+
+class Forbidden(RequestError):
+    code = "forbidden"
+    status = 403
+
+
+class UriTooLong(RequestError):
+    code = "uri_too_long"
+    status = 414
+
+
+class HeadersTooLarge(RequestError):
+    """The browser's headers (in practice, its cookies for this site) are larger than the server reads."""
+
+    code = "request_too_large"
+    status = 431
 
 
 class CallbackError(RequestError):
     """The return from MusicAPI could not be turned into a connected account."""
 
+    restarts_login = True
+
 
 class MalformedCallback(CallbackError):
     code = "malformed_callback"
-    title = "The answer from the login page was damaged"
-    message = "We could not read what the login page sent back. Please start the login again."
 
 
 class FlowMissing(CallbackError):
     code = "flow_missing"
-    title = "This login was started in another browser"
-    message = (
-        "Logins must finish in the same browser where they began. "
-        "Start again here, and keep this browser open until you're back."
-    )
 
 
 class FlowExpired(CallbackError):
     code = "flow_expired"
-    title = "This login link has expired"
-    message = "Logins must be finished within 10 minutes. Please start again."
 
 
 class FlowReplayed(CallbackError):
     code = "flow_replayed"
-    title = "This login link was already used"
-    message = (
-        "Each login link works only once. If you already connected, you'll see it on the start page; "
-        "otherwise try again."
-    )
+
+
+class AlreadyConnected(FlowReplayed):
+    """A repeat of a finished login whose account this browser already holds."""
+
+    code = "already_connected"
+    restarts_login = False
 
 
 class StateMismatch(CallbackError):
     code = "state_mismatch"
-    title = "Another login was started meanwhile"
-    message = "Only the most recent login can finish. Please start again, one login at a time."
 
 
 class LoginFailed(CallbackError):
     code = "login_failed"
-    title = "The login was cancelled"
-    message = "The music service did not confirm the login. Nothing was connected. You can try again."
 
 
 class ServiceMismatch(CallbackError):
     code = "service_mismatch"
-    title = "A different service came back"
-    message = "The login returned another service than the one you picked. Please start again."
+
+
+class LoginInterrupted(CallbackError):
+    """A repeat of a login whose first copy never reported back (its worker stopped mid-exchange)."""
+
+    code = "login_interrupted"
 
 
 class UpstreamError(CallbackError):
@@ -139,27 +212,16 @@ class UpstreamError(CallbackError):
 
     code = "upstream_error"
     status = 502
-    title = "MusicAPI had a problem"
-    message = "MusicAPI could not hand over your account just now. Please try again in a moment."
 
 
 class UpstreamRefused(UpstreamError):
     code = "upstream_refused"
-    title = "MusicAPI did not accept the login"
-    message = (
-        "The login may have taken too long and expired. Nothing was connected. "
-        "Please try again; it only takes a moment."
-    )
 
 
 class UpstreamUnreachable(UpstreamError):
     code = "upstream_unreachable"
-    title = "We couldn't reach MusicAPI"
-    message = "MusicAPI is not answering right now. Nothing was connected. Please try again shortly."
 
 
 class UpstreamTimeout(UpstreamError):
     code = "upstream_timeout"
     status = 504
-    title = "MusicAPI is too slow right now"
-    message = "MusicAPI took too long to answer. Nothing was connected. Please try again shortly."

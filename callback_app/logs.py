@@ -16,16 +16,14 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
+from callback_app.types import Environ, StartResponse, WsgiApp
+
 LOGGER_NAME = "callback_app"
 OUTCOME_KEY = "callback_app.outcome"
 STARTED_KEY = "callback_app.started"
-EXCHANGE_WAIT_KEY = "callback_app.exchange_wait_ms"
 REQUEST_ID_KEY = "callback_app.request_id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9._:/@%+-]+")
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def logfmt(fields: dict[str, object]) -> str:
@@ -55,6 +53,12 @@ def get_logger() -> logging.Logger:
     return logger
 
 
+def log_event(level: str, event: str, **fields: object) -> None:
+    """One logfmt line for something that happened outside the access line (startup, errors)."""
+    line = logfmt({"at": level, "event": event, **fields})
+    get_logger().log(logging.ERROR if level == "error" else logging.INFO, line)
+
+
 def queue_time_ms(header: str | None, now: float) -> int | None:
     """Milliseconds a request waited in the router, from ``X-Request-Start`` (ms, µs or s since epoch)."""
     if not header:
@@ -80,7 +84,7 @@ class RequestLog:
         self.stream = stream
         self.clock = clock
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         started = environ[STARTED_KEY] = time.perf_counter()
         incoming = environ.get("HTTP_X_REQUEST_ID", "")
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
@@ -95,7 +99,7 @@ class RequestLog:
         body = self.app(environ, start)
         return _ClosingIterator(body, lambda: self._log(environ, status_holder, started))
 
-    def _log(self, environ: dict[str, Any], status: list[str], started: float) -> None:
+    def _log(self, environ: Environ, status: list[str], started: float) -> None:
         # request_id matched _REQUEST_ID and the numbers are ours: only method and path need quoting.
         line = (
             f"at=info request_id={environ[REQUEST_ID_KEY]}"
@@ -110,9 +114,6 @@ class RequestLog:
             line += f" queue_ms={queue}"
         if OUTCOME_KEY in environ:
             line += f" outcome={environ[OUTCOME_KEY]}"
-        if EXCHANGE_WAIT_KEY in environ:
-            # How long after the callback was accepted its exchange left: the token is ageing meanwhile.
-            line += f" exchange_wait_ms={environ[EXCHANGE_WAIT_KEY]}"
         stream = self.stream or sys.stdout
         try:
             stream.write(line + "\n")

@@ -1,54 +1,67 @@
-"""Request safety: CSRF tokens, safe ``next`` paths and the security headers of every response."""
+"""Request safety: CSRF, allowed origins, the right host, safe ``next`` targets, and every response's headers."""
 
 from __future__ import annotations
 
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from collections.abc import Collection, Mapping
+from urllib.parse import quote, unquote, urlsplit
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
-from .cookies import CookiePolicy, Sealer
-from .errors import CookieError, CsrfFailed
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from callback_app.cookies import CookieJar, Sealer
+from callback_app.errors import CookieError, CsrfTokenInvalid, ForeignOrigin, WrongHost
+from callback_app.urls import origin_from_parts, split_url
 
 CSRF_COOKIE = "csrf"
+CSRF_PURPOSE = "csrf"
+CSRF_FIELD = "csrf_token"
 CSRF_LIFETIME = 7 * 24 * 3600
 CSRF_TOKEN_BYTES = 24
-# What new_token makes (URL-safe base64): nothing that HTML escaping or a form field would change.
-CSRF_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-MAX_NEXT_LENGTH = 512
+MAX_NEXT_LENGTH = 1024
 # Browsers strip tabs and newlines from URLs and read "\\" as "/": "/\t/host" and "/\\host" mean "//host".
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
 # Once percent-decoded, a space is only an encoded space in a path; control characters never are.
 _UNSAFE_IN_DECODED_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+# What a path may hold unescaped in a Location header (RFC 3986 pchar and '/').
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%"
+# The routes a page of an allowed origin may call with the browser's cookies (contract section 5),
+# anchored at both ends (flask-cors matches from the start only).
+CORS_ROUTES = (
+    re.compile(r"/api/[^/]+(/[^/]+)?\Z"),
+    re.compile(r"/connect(/[^/]+)?\Z"),
+    re.compile(r"/disconnect/[^/]+\Z"),
+    re.compile(r"/logout\Z"),
+)
+
+
+def is_cors_route(path: str) -> bool:
+    return any(route.match(path) for route in CORS_ROUTES)
 
 
 class CsrfGuard:
-    """Double-submit CSRF protection with a sealed cookie.
+    """Proof that a POST comes from our own pages or from a page of an allowed origin.
 
-    The browser holds a sealed random value in an HttpOnly cookie; pages embed the value in
-    their forms. Another site can neither read the cookie nor forge one, so it cannot produce
-    a matching form field.
+    Our pages carry a token whose sealed copy sits in an HttpOnly cookie (double submit):
+    another site can neither read the cookie nor forge one. A page of an allowed origin needs
+    no token: the ``Origin`` header that the browser sets, and no page can change, is the proof.
     """
 
-    def __init__(self, *, sealer: Sealer, policy: CookiePolicy, public_origin: str) -> None:
+    def __init__(self, *, sealer: Sealer, jar: CookieJar, public_origin: str, allowed_origins: Collection[str]) -> None:
         self.sealer = sealer
-        self.policy = policy
+        self.jar = jar
         self.public_origin = public_origin
+        self.allowed_origins = frozenset(allowed_origins)
 
     def current_token(self, cookies: Mapping[str, str]) -> str | None:
         """The browser's CSRF token, or None if its cookie is missing or not authentic."""
-        sealed = cookies.get(self.policy.name(CSRF_COOKIE))
+        sealed = cookies.get(self.jar.name(CSRF_COOKIE))
         if sealed is None:
             return None
         try:
-            token = self.sealer.open(CSRF_COOKIE, "csrf", sealed, max_age=CSRF_LIFETIME).payload.get("k")
+            token = self.sealer.open(CSRF_COOKIE, CSRF_PURPOSE, sealed, max_age=CSRF_LIFETIME).payload.get("k")
         except CookieError:
             return None
         return token if isinstance(token, str) else None
@@ -58,24 +71,32 @@ class CsrfGuard:
 
     def remember(self, response: Response, token: str) -> None:
         """Set the cookie that makes ``token`` valid for this browser."""
-        sealed = self.sealer.seal(CSRF_COOKIE, "csrf", {"k": token})
-        self.policy.set(response, CSRF_COOKIE, sealed, max_age=CSRF_LIFETIME)
+        self.jar.set(
+            response, CSRF_COOKIE, self.sealer.seal(CSRF_COOKIE, CSRF_PURPOSE, {"k": token}), max_age=CSRF_LIFETIME
+        )
 
     def check(self, cookies: Mapping[str, str], form_token: str | None, origin: str | None) -> None:
-        """Raise CsrfFailed unless the form token matches the cookie and the origin is ours."""
+        """Raise ForeignOrigin or CsrfTokenInvalid unless the POST is proven to be wanted."""
+        if origin in self.allowed_origins:
+            return
         # "Origin: null" is what browsers send from a page whose Referrer-Policy is no-referrer (the
         # callback's error page, whose "Try again" must work); the token below still has to match.
         if origin not in (None, "null", self.public_origin):
-            raise CsrfFailed()
+            raise ForeignOrigin()
         expected = self.current_token(cookies)
         if not expected or not form_token or not hmac.compare_digest(expected.encode(), form_token.encode()):
-            raise CsrfFailed()
+            raise CsrfTokenInvalid()
 
 
-def safe_next(value: str | None) -> str:
-    """``value`` if it is a path on this site, else ``/``: the one guard against open redirects."""
+def safe_next(value: str | None, allowed_origins: Collection[str]) -> str:
+    """Where to send the browser after a login, disconnect or logout: the one guard against open redirects.
+
+    A path on this site, or an absolute URL on one of the allowed origins; anything else is ``/``.
+    """
     if not value or len(value) > MAX_NEXT_LENGTH or not value.isascii():
         return "/"
+    if _is_allowed_absolute(value, allowed_origins):
+        return value
     decoded = unquote(unquote(value))
     for candidate, unsafe in ((value, _UNSAFE_IN_NEXT), (decoded, _UNSAFE_IN_DECODED_NEXT)):
         if not candidate.startswith("/") or candidate.startswith("//") or unsafe.search(candidate):
@@ -87,6 +108,63 @@ def safe_next(value: str | None) -> str:
         # Never back into the callback: it would only show an error, with a stale token in the URL.
         return "/"
     return value
+
+
+def _is_allowed_absolute(value: str, allowed_origins: Collection[str]) -> bool:
+    if _UNSAFE_IN_NEXT.search(value):
+        return False
+    parts = split_url(value)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    if parts.username is not None or parts.password is not None:
+        return False
+    return origin_from_parts(parts) in allowed_origins
+
+
+def without_default_port(host: str, *, https: bool) -> str:
+    """A Host header as one name: lower case, without the scheme's default port."""
+    host = host.lower()
+    return host.removesuffix(":443" if https else ":80")
+
+
+def public_location(public_url: str, request: Request) -> str:
+    """This request's URL on PUBLIC_URL's origin, escaped so that no path can break the header."""
+    query = request.query_string.decode("latin-1")
+    location = public_url + quote(request.path, safe=_PATH_SAFE)
+    return f"{location}?{quote(query, safe=_QUERY_SAFE)}" if query else location
+
+
+class HostGuard:
+    """Requests must arrive for PUBLIC_URL's host (and over https when it is https).
+
+    A platform keeps answering on its own name (``myapp.herokuapp.com``) after a custom domain
+    is added, and cookies set there are invisible to the custom domain: send GET and HEAD to the
+    public address, refuse the rest. Health checks answer on any host and scheme.
+    """
+
+    exempt_paths = frozenset({"/healthz", "/readyz"})
+    # The refusal page for a form sent to another name (WrongHost) loads its stylesheet, script and
+    # icons from that name: its CSP and CORP allow only 'self', so they are served there, not redirected.
+    exempt_prefixes = ("/static/", "/favicon.ico")
+
+    def __init__(self, *, public_url: str, public_host: str, https: bool) -> None:
+        self.public_url = public_url
+        self.public_host = public_host
+        self.https = https
+
+    def redirect_for(self, request: Request) -> Response | None:
+        """A 308 to the public address, None when the request is where it belongs; raise WrongHost for posts."""
+        if request.path in self.exempt_paths:
+            return None
+        secure_enough = request.is_secure or not self.https
+        if secure_enough and request.path.startswith(self.exempt_prefixes):
+            return None
+        right_host = without_default_port(request.host, https=self.https) == self.public_host
+        if right_host and secure_enough:
+            return None
+        if request.method not in ("GET", "HEAD"):
+            raise WrongHost()
+        return Response(status=308, headers={"Location": public_location(self.public_url, request)})
 
 
 def content_security_policy(form_targets: str) -> str:
@@ -106,43 +184,36 @@ def content_security_policy(form_targets: str) -> str:
 
 
 class SecurityHeaders:
-    """WSGI middleware: the same security headers on every response, redirects, errors and files included.
+    """The one place response headers are decided: every response, redirects, errors and files included."""
 
-    Added to the raw header list on the way out, after the app has answered: nothing in the
-    app can forget them, and no response pays for werkzeug's header bookkeeping eight times.
-    """
+    hsts = "max-age=63072000; includeSubDomains"
 
-    hsts = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    def __init__(self, *, form_targets: str, cors: bool) -> None:
+        self.csp = content_security_policy(form_targets)
+        self.cors = cors
 
-    def __init__(self, app: WsgiApp, *, form_targets: str) -> None:
-        self.app = app
-        common = [
-            ("Content-Security-Policy", content_security_policy(form_targets)),
-            ("X-Content-Type-Options", "nosniff"),
-            ("X-Frame-Options", "DENY"),
-            ("Cross-Origin-Opener-Policy", "same-origin"),
-            ("Cross-Origin-Resource-Policy", "same-origin"),
-            ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
-        ]
-        self.page_headers = [*common, ("Referrer-Policy", "same-origin")]
-        # The callback's URL holds a one-time token and data64: never send it on, never keep it.
-        self.secret_headers = [*common, ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store")]
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        https = environ.get("wsgi.url_scheme") == "https"
-        carries_secrets = environ.get("PATH_INFO") == "/callback"
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if carries_secrets:
-                headers[:] = [header for header in headers if header[0].lower() != "cache-control"]
-                headers += self.secret_headers
-            else:
-                cached = any(name.lower() == "cache-control" for name, _ in headers)
-                headers += self.page_headers
-                if not cached:
-                    headers.append(("Cache-Control", "no-store"))
-            if https:
-                headers.append(self.hsts)
-            return start_response(status, headers, exc_info)
-
-        return self.app(environ, start)
+    def apply(self, response: Response, request: Request, *, popup: bool = False) -> Response:
+        """Set the headers on ``response``. ``popup`` pages keep their opener (window.closed stays true)."""
+        headers = response.headers
+        headers["Content-Security-Policy"] = self.csp
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        # A login popup opened by an allowed site must stay its opener's, or the opener sees it closed at once.
+        headers["Cross-Origin-Opener-Policy"] = "unsafe-none" if popup else "same-origin"
+        # connect.js is a public script that the deployer's pages load; nothing else leaves this origin.
+        shared = request.path in ("/connect.js", "/connect.d.ts")
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin" if shared else "same-origin"
+        if request.path == "/callback":
+            # The callback's URL holds a one-time token and data64: never send it on, never keep it.
+            headers["Referrer-Policy"] = "no-referrer"
+            headers["Cache-Control"] = "no-store"
+        else:
+            headers["Referrer-Policy"] = "same-origin"
+            headers.setdefault("Cache-Control", "no-store")
+        if self.cors and is_cors_route(request.path):
+            # The answer depends on Origin (CORS headers, CSRF): caches must keep one copy per origin.
+            response.vary.add("Origin")
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = self.hsts
+        return response

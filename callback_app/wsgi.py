@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .app import create_app
-from .errors import ConfigError
+from callback_app.app import create_app
+from callback_app.errors import ConfigError
 
 try:
     app = create_app()

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 
-from callback_app.musicapi import SERVICE_NAMES, service_name
+from callback_app.musicapi.protocol import SERVICE_NAMES, service_name
 from callback_app.simulator.faults import fault_response, json_response
 from callback_app.simulator.state import FAULTS, Simulator
 
