@@ -90,10 +90,11 @@
 
   function showBadgeInstead(photo) {
     var badge = photo.parentElement && photo.parentElement.querySelector('.avatar-badge');
-    if (!badge) {
+    var badgeImage = badge && badge.querySelector('img');
+    if (!badgeImage) {
       return;
     }
-    photo.src = badge.src;
+    photo.src = badgeImage.src;
     badge.hidden = true;
   }
 
@@ -103,5 +104,15 @@
     } else {
       photo.addEventListener('error', function () { showBadgeInstead(photo); }, { once: true });
     }
+  });
+})();
+
+// A login popup's own pages offer to close the window (only a window a script opened may be closed).
+(function () {
+  'use strict';
+
+  Array.prototype.forEach.call(document.querySelectorAll('.js-close'), function (button) {
+    button.hidden = false;
+    button.addEventListener('click', function () { window.close(); });
   });
 })();

@@ -1,119 +1,80 @@
-// Same-origin example: read /api/session and show what a page on this site can use.
-// Builds the DOM with textContent only: every field comes from outside and is untrusted.
+// The developers' page demo: read /api/session and show what a page can use, never a token itself.
+// Builds the DOM with textContent only: every field comes from outside and is untrusted. The words
+// come from the page (data- attributes), which takes them from the message catalogs.
 (function () {
   'use strict';
 
-  var ENDPOINT = '/api/session';
-  var TICK_MS = 30000;
   var output = document.getElementById('session-demo');
   var refreshButton = document.getElementById('session-refresh');
   if (!output) {
     return;
   }
-  var accounts = [];
-  var countdowns = [];
+  var words = output.dataset;
+  var language = document.documentElement.lang;
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (text !== undefined) {
-      node.textContent = text;
-    }
+    node.className = className;
+    node.textContent = text;
     return node;
   }
 
   function show(message, className) {
-    countdowns = [];
     output.replaceChildren(element('p', className || 'muted', message));
   }
 
-  function tokenPreview(authData) {
+  function tokenLength(authData) {
     var token = authData && typeof authData.accessToken === 'string' ? authData.accessToken : '';
-    return token ? 'Token present: ' + token.slice(0, 6) + '…' : 'No token';
+    return token ? words.token.replace('%(count)s', String(token.length)) : words.noToken;
   }
 
-  // Same wording as the start page: whole minutes left, rounded down.
-  function timeLeft(expiresAt) {
-    if (typeof expiresAt !== 'number') {
-      return 'No expiry given';
+  function expiry(account) {
+    if (typeof account.expiresAt !== 'number') {
+      return words.noExpiry;
     }
-    var minutes = Math.floor((expiresAt - Date.now()) / 60000);
-    if (minutes < 0) {
-      return 'Token expired';
+    if (account.expired) {
+      return words.expired;
     }
-    if (minutes < 120) {
-      return 'Token expires in ' + minutes + ' min';
-    }
-    var hours = Math.floor(minutes / 60);
-    if (hours < 48) {
-      return 'Token expires in ' + hours + ' h';
-    }
-    return 'Token expires in ' + Math.floor(hours / 24) + ' days';
+    var time = new Date(account.expiresAt).toLocaleTimeString(language, {hour: '2-digit', minute: '2-digit'});
+    return words.expires.replace('%(time)s', time);
   }
 
-  function updateCountdowns() {
-    countdowns.forEach(function (entry) {
-      entry.node.textContent = timeLeft(entry.expiresAt);
-    });
-  }
-
-  function render() {
-    var list = element('ul', 'demo-list');
-    countdowns = [];
+  function render(accounts) {
+    var list = document.createElement('ul');
+    list.className = 'demo-list';
     accounts.forEach(function (account) {
-      var item = element('li', 'demo-item');
+      var item = document.createElement('li');
+      item.className = 'demo-item';
       item.append(
-        element('p', 'demo-service', String(account.service || 'unknown service')),
-        element('p', 'demo-name', account.name ? String(account.name) : 'No name given'),
-        element('p', 'demo-token', tokenPreview(account.authData))
+        element('p', 'demo-service', String(account.service)),
+        element('p', 'demo-name', account.name ? String(account.name) : words.noName),
+        element('p', 'demo-token', tokenLength(account.authData)),
+        element('p', 'demo-expiry', expiry(account))
       );
-      var expiry = element('p', 'demo-expiry', timeLeft(account.expiresAt));
-      countdowns.push({node: expiry, expiresAt: account.expiresAt});
-      item.append(expiry);
       list.append(item);
     });
     output.replaceChildren(list);
   }
 
   function load() {
-    if (refreshButton) {
-      refreshButton.disabled = true;
-    }
-    fetch(ENDPOINT, {credentials: 'same-origin', headers: {Accept: 'application/json'}})
+    refreshButton.disabled = true;
+    fetch('/api/session', {credentials: 'same-origin', headers: {Accept: 'application/json'}})
       .then(function (response) {
         if (response.status === 401) {
-          accounts = [];
-          show('Nothing connected. Connect a service on the start page, then check again.');
-          return;
+          return show(words.nothing);
         }
         if (!response.ok) {
           throw new Error('HTTP ' + response.status);
         }
-        return response.json().then(function (body) {
-          accounts = body && Array.isArray(body.accounts) ? body.accounts : [];
-          if (accounts.length === 0) {
-            show('Nothing connected.');
-          } else {
-            render();
-          }
-        });
+        return response.json().then(function (body) { render(body.accounts); });
       })
-      .catch(function () {
-        show('Could not reach /api/session. Check your connection and try again.', 'demo-error');
-      })
+      .catch(function () { show(words.failed, 'demo-error'); })
       .finally(function () {
-        if (refreshButton) {
-          refreshButton.hidden = false;
-          refreshButton.disabled = false;
-        }
+        refreshButton.hidden = false;
+        refreshButton.disabled = false;
       });
   }
 
-  if (refreshButton) {
-    refreshButton.addEventListener('click', load);
-  }
-  window.setInterval(updateCountdowns, TICK_MS);
+  refreshButton.addEventListener('click', load);
   load();
 })();
