@@ -1,15 +1,23 @@
-"""Fixtures: a MusicAPI simulator over real HTTP, the app under gunicorn, and users that click."""
+"""Fixtures: a MusicAPI simulator over real HTTP, the app under gunicorn or in process, a real Redis,
+and users that click."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
+from flask import Flask
 
+from callback_app.app import create_app
+from callback_app.settings import Settings
 from callback_app.simulator import Simulator, create_simulator_app
 from tests.support.clock import FakeClock
-from tests.support.servers import GunicornApp, ThreadedServer, app_environment, free_port
+from tests.support.inprocess import IN_PROCESS_URL
+from tests.support.redis import RedisServer
+from tests.support.servers import TEST_SECRET_KEY, GunicornApp, ThreadedServer, app_environment, free_port
 from tests.support.user import User
+
+MakeApp = Callable[..., tuple[Flask, FakeClock]]
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +86,33 @@ def make_user(app_server: GunicornApp, simulator: Simulator) -> Callable[..., Us
         return User(app_server.url, simulator, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_app(musicapi: ThreadedServer) -> MakeApp:
+    """Build an in-process app (Flask test client speed) pointed at the HTTP simulator; returns it and its clock.
+
+    Keyword arguments override Settings fields, e.g. ``secret_key_fallbacks=(...)``.
+    """
+
+    def make(**overrides: object) -> tuple[Flask, FakeClock]:
+        clock = FakeClock()
+        fields: dict[str, object] = {
+            "secret_key": TEST_SECRET_KEY,
+            "musicapi_slug": "test-slug",
+            "public_url": IN_PROCESS_URL,
+            "musicapi_auth_url": f"{musicapi.url}/auth",
+            "musicapi_api_url": f"{musicapi.url}/api",
+        }
+        fields.update(overrides)
+        return create_app(Settings(**fields), clock=clock), clock  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the Redis store, shared by the session (tests flush what they need)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -11,16 +11,14 @@ import re
 import signal
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import pytest
 import requests
 
-from tests.support.servers import STOP_TIMEOUT, GunicornApp, app_environment, free_port, kill_group, wait_until
+from tests.support.processes import Fleet, Router, StandaloneSimulator
+from tests.support.servers import STOP_TIMEOUT, GunicornApp, app_environment, free_port, kill_group
 from tests.support.user import User
-
-from .processes import Router, StandaloneSimulator
 
 _FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')
 _HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -67,39 +65,6 @@ def module_launcher() -> Iterator[Launcher]:
     launcher = Launcher()
     yield launcher
     launcher.close()
-
-
-@dataclass
-class Fleet:
-    """App instances behind one round-robin router, all with PUBLIC_URL = the router's address."""
-
-    router: Router
-    instances: list[GunicornApp]
-
-    def served_by(self, response: requests.Response) -> int:
-        """Which instance answered: the one whose own log has the router's request id."""
-        request_id = response.headers["X-Request-ID"]
-        needle = f"request_id={request_id} "
-        assert wait_until(lambda: any(needle in app.logs.text() for app in self.instances)), request_id
-        [index] = [index for index, app in enumerate(self.instances) if needle in app.logs.text()]
-        return index
-
-    def describe(self) -> str:
-        """Every instance's output, for a failure message."""
-        return "\n".join(f"--- instance {index}:\n{app.logs.text()}" for index, app in enumerate(self.instances))
-
-    def upstream_of(self, response: requests.Response) -> str:
-        """Where the router says it sent the request (its access log)."""
-        request_id = response.headers["X-Request-ID"]
-        path = self.router.directory / "access.log"
-        lines: list[str] = []
-
-        def logged() -> bool:
-            lines[:] = [line for line in path.read_text().splitlines() if line.startswith(f"{request_id} ")]
-            return bool(lines)
-
-        assert wait_until(logged), request_id
-        return lines[0].rsplit("upstream=", 1)[1]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from callback_app.cookies import Sealer
-from callback_app.session import ACCOUNT_PURPOSE, IDLE_TIMEOUT
+from callback_app.session.base import ACCOUNT_PURPOSE, IDLE_TIMEOUT
 from callback_app.simulator import Simulator, create_simulator_app
 from callback_app.simulator.state import AUTH_DATA_LIFETIME_MS
 from tests.support.clock import FakeClock
@@ -88,7 +88,9 @@ def connect_with_tokens_expiring_in(user: User, clock: FakeClock, seconds: float
 def opened_account(value: str) -> dict[str, Any]:
     """The account cookie's sealed payload (the test holds SECRET_KEY, as the app does)."""
     payload: dict[str, Any] = (
-        Sealer([TEST_SECRET_KEY]).open(ACCOUNT_COOKIE, ACCOUNT_PURPOSE, value, max_age=IDLE_TIMEOUT).payload
+        Sealer([TEST_SECRET_KEY], clock=time.time)
+        .open(ACCOUNT_COOKIE, ACCOUNT_PURPOSE, value, max_age=IDLE_TIMEOUT)
+        .payload
     )
     return payload
 
@@ -151,7 +153,7 @@ def test_the_refreshed_user_comes_only_from_the_sealed_cookie(
     assert basic_calls(token_simulator) == [my_uuid]
 
 
-def test_without_client_credentials_an_expiring_account_offers_to_reconnect(
+def test_without_client_credentials_an_account_in_its_last_minute_is_still_connected(
     plain_app: GunicornApp, token_simulator: Simulator, token_clock: FakeClock
 ) -> None:
     user = User(plain_app.url, token_simulator)
@@ -161,13 +163,19 @@ def test_without_client_credentials_an_expiring_account_offers_to_reconnect(
     _, account = read_session(user)
 
     assert page.status_code == 200
-    assert "Token expired" in page.text
-    assert any('action="/connect/spotify"' in form and "Reconnect" in form for form in FORM.findall(page.text)), (
-        "no Reconnect button for the expired account"
-    )
-    assert account["expired"] is True
+    assert "Connected · Valid for" in page.text
+    assert "Expired" not in page.text
+    assert not any("Reconnect" in form for form in FORM.findall(page.text))
+    assert account["expired"] is False
     assert "refreshError" not in account
     assert basic_calls(token_simulator) == []
+
+
+def assert_resealed_with_the_old_tokens(response: requests.Response, stale: dict[str, Any], code: str) -> None:
+    """The account cookie keeps its tokens and records the failed try, so the next minute asks nothing."""
+    resealed = opened_account(response.cookies[ACCOUNT_COOKIE])
+    assert (resealed["a"], resealed["x"], resealed["re"]) == (stale["a"], stale["x"], code)
+    assert abs(resealed["rt"] - time.time()) < 60
 
 
 @pytest.mark.parametrize(
@@ -175,7 +183,7 @@ def test_without_client_credentials_an_expiring_account_offers_to_reconnect(
     [("refreshing_app", "http_500", "upstream_error"), ("misconfigured_app", None, "upstream_refused")],
     ids=["musicapi-broken", "wrong-client-secret"],
 )
-def test_a_failed_refresh_is_reported_and_the_session_stays_usable(
+def test_a_failed_refresh_is_reported_and_not_retried_within_the_minute(
     request: pytest.FixtureRequest,
     token_simulator: Simulator,
     token_clock: FakeClock,
@@ -185,21 +193,23 @@ def test_a_failed_refresh_is_reported_and_the_session_stays_usable(
     app: GunicornApp = request.getfixturevalue(app_name)
     user = User(app.url, token_simulator)
     connect_with_tokens_expiring_in(user, token_clock, ALREADY_EXPIRED)
+    stale = opened_account(user.http.cookies[ACCOUNT_COOKIE])
     token_simulator.fault = fault
 
     response, account = read_session(user)
 
     assert (account["expired"], account["refreshError"]) == (True, code)
-    assert ACCOUNT_COOKIE not in response.headers.get("Set-Cookie", "")
+    assert_resealed_with_the_old_tokens(response, stale, code)
     assert len(basic_calls(token_simulator)) == 1
     page = user.get("/")
     assert page.status_code == 200
-    assert "Token expired" in page.text
-    if app_name == "refreshing_app":
-        # Once MusicAPI is back, the next read refreshes as usual.
-        token_simulator.fault = None
-        _, account = read_session(user)
-        assert (account["expired"], account.get("refreshError")) == (False, None)
+    assert "Expired — reconnect to keep using it" in page.text
+    assert "renew this connection just now" in page.text
+    # MusicAPI is back, but the account was tried a moment ago: the page does not wait for another try.
+    token_simulator.fault = None
+    _, again = read_session(user)
+    assert (again["expired"], again["refreshError"]) == (True, code)
+    assert len(basic_calls(token_simulator)) == 1
 
 
 @pytest.mark.parametrize(
@@ -218,6 +228,7 @@ def test_a_failing_musicapi_is_asked_once_per_page_however_many_accounts_expired
     user = User(app.url, token_simulator)
     for service in ("spotify", "deezer"):
         connect_with_tokens_expiring_in(user, token_clock, ALREADY_EXPIRED, service)
+    stale = opened_account(user.http.cookies[ACCOUNT_COOKIE])
     token_simulator.fault = fault
 
     response = user.get("/api/session")
@@ -230,4 +241,4 @@ def test_a_failing_musicapi_is_asked_once_per_page_however_many_accounts_expired
     ]
     # A broken MusicAPI would make every further try wait too; a refusal is about one account.
     assert len(basic_calls(token_simulator)) == calls
-    assert "acct-" not in response.headers.get("Set-Cookie", "")
+    assert_resealed_with_the_old_tokens(response, stale, code)

@@ -7,18 +7,21 @@ sealed under the old key can still be valid, the old key is dropped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 
 from callback_app.cookies import Sealer
 from callback_app.errors import CookieError
-from callback_app.session import ACCOUNT_PURPOSE, IDLE_TIMEOUT
+from callback_app.session.base import ACCOUNT_PURPOSE, IDLE_TIMEOUT
 from callback_app.simulator import Simulator
+from tests.support.musicapi import encode_data64
+from tests.support.processes import Fleet
 from tests.support.servers import TEST_SECRET_KEY, ThreadedServer
-from tests.support.user import User, encode_data64
+from tests.support.user import User
 
-from .conftest import Fleet, Launcher
+from .conftest import Launcher
 
 pytestmark = pytest.mark.deploy
 
@@ -30,7 +33,7 @@ ACCOUNT_COOKIE = "acct-spotify"
 def sealed_under(key: str, value: str) -> bool:
     """Whether ``value`` is an account cookie sealed with ``key``."""
     try:
-        Sealer([key]).open(ACCOUNT_COOKIE, ACCOUNT_PURPOSE, value, max_age=IDLE_TIMEOUT)
+        Sealer([key], clock=time.time).open(ACCOUNT_COOKIE, ACCOUNT_PURPOSE, value, max_age=IDLE_TIMEOUT)
     except CookieError:
         return False
     return True

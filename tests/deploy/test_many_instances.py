@@ -13,11 +13,10 @@ import pytest
 from markupsafe import escape
 
 from callback_app.simulator import Simulator
+from tests.support.musicapi import encode_data64
+from tests.support.processes import Fleet, access_line
 from tests.support.servers import ThreadedServer
-from tests.support.user import User, encode_data64
-
-from .conftest import Fleet
-from .processes import access_line
+from tests.support.user import User
 
 pytestmark = pytest.mark.deploy
 

@@ -7,20 +7,22 @@ import time
 
 import pytest
 
+from callback_app.settings import EXCHANGE_DEADLINE
 from callback_app.simulator import Simulator
+from tests.support.musicapi import encode_data64
+from tests.support.processes import access_line, access_lines, parse_logfmt
 from tests.support.servers import TEST_SECRET_KEY, GunicornApp, ThreadedServer, app_environment, free_port
-from tests.support.user import User, encode_data64
+from tests.support.user import User
 
 from .conftest import Launcher
-from .processes import access_line, access_lines, parse_logfmt
 
 pytestmark = pytest.mark.deploy
 
 CLIENT_ID = "ops-client"
 CLIENT_SECRET = "ops-client-secret-never-logged"
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
-# Longer than the app's read timeout (total 10 s minus 3 s to connect): the exchange times out first.
-HANG_SECONDS = 8.0
+# Longer than the exchange's whole deadline: the app gives up first.
+HANG_SECONDS = EXCHANGE_DEADLINE + 5
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_health_and_readiness_answer_json(user: User) -> None:
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["simulator"] is False
+    assert ready.json()["store"] == "cookies"
 
 
 def test_every_request_is_one_logfmt_line_with_the_routers_request_id_and_queue_time(

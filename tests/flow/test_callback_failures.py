@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -12,20 +11,12 @@ import pytest
 from callback_app.cookies import Sealer
 from callback_app.simulator import Simulator
 from tests.support.clock import FakeClock
+from tests.support.musicapi import encode_data64
+from tests.support.pages import csrf_token_in, set_cookies
 from tests.support.servers import TEST_SECRET_KEY
-from tests.support.user import User, encode_data64
+from tests.support.user import User
 
-
-def visible_text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-
-def assert_error_page(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text[:300]
-    assert response.headers["Content-Type"].startswith("text/html")
-    assert f"Reference: {code}" in visible_text(response.text)
-    assert "Try again" in response.text
-    assert "Traceback" not in response.text
+from .refusals import assert_error_page, visible_text
 
 
 def test_a_cancelled_login_says_so_and_connects_nothing(user: User, simulator: Simulator) -> None:
@@ -46,7 +37,8 @@ def test_a_callback_in_another_browser_is_refused_without_calling_musicapi(
 
     response = victim.come_back(url)
 
-    assert_error_page(response, 400, "flow_missing")
+    # A browser that started nothing gets nothing, not even a CSRF token: only the way back.
+    assert_error_page(response, 400, "flow_missing", retry=False)
     assert simulator.calls() == []
     assert victim.accounts() == []
     assert "Set-Cookie" not in response.headers
@@ -61,12 +53,14 @@ def test_another_browsers_state_with_my_flow_cookie_is_refused(
 
     response = me.come_back(other.callback_url(other_login, encode_data64(simulator.issue_login("spotify"))))
 
-    assert_error_page(response, 400, "state_mismatch")
+    assert_error_page(response, 400, "state_mismatch", retry=True)
     assert simulator.calls() == []
     assert me.accounts() == []
 
 
-def test_replaying_a_used_callback_url_is_refused(user: User, simulator: Simulator) -> None:
+def test_a_finished_callback_again_in_the_browser_holding_the_account_says_already_connected(
+    user: User, simulator: Simulator
+) -> None:
     login = user.start_login("spotify")
     url = user.callback_url(login, encode_data64(simulator.issue_login("spotify")))
     assert user.come_back(url).status_code == 303
@@ -74,9 +68,23 @@ def test_replaying_a_used_callback_url_is_refused(user: User, simulator: Simulat
 
     response = user.come_back(url)
 
-    assert_error_page(response, 400, "flow_replayed")
+    assert_error_page(response, 400, "already_connected", retry=False)
+    assert 'href="/"' in response.text
     assert len(simulator.calls()) == calls_after_login
     assert user.connected_services() == ["spotify"]
+
+
+def test_a_finished_callback_again_after_a_disconnect_is_a_used_link(user: User, simulator: Simulator) -> None:
+    login = user.start_login("spotify")
+    url = user.callback_url(login, encode_data64(simulator.issue_login("spotify")))
+    assert user.come_back(url).status_code == 303
+    assert user.post("/disconnect/spotify", {"csrf_token": user.csrf_token or ""}).status_code == 303
+
+    response = user.come_back(url)
+
+    assert_error_page(response, 400, "flow_replayed", retry=True)
+    assert len(simulator.calls()) == 1
+    assert user.accounts() == []
 
 
 def test_a_different_service_than_the_one_asked_for_is_refused(user: User, simulator: Simulator) -> None:
@@ -179,9 +187,9 @@ def test_musicapi_too_slow_is_a_504_page_within_the_timeout(user: User, simulato
 def test_a_failed_callback_still_consumes_the_flow(user: User, simulator: Simulator) -> None:
     login = user.start_login("spotify")
     url = user.callback_url(login, encode_data64(simulator.failed_login("spotify")))
-    user.come_back(url)
+    assert_error_page(user.come_back(url), 400, "login_failed")
 
-    assert_error_page(user.come_back(url), 400, "flow_replayed")
+    assert_error_page(user.come_back(url), 400, "flow_replayed", retry=False)
 
 
 def test_the_error_page_offers_to_try_the_same_service_again(user: User, simulator: Simulator) -> None:
@@ -192,19 +200,39 @@ def test_the_error_page_offers_to_try_the_same_service_again(user: User, simulat
 
 
 @pytest.mark.parametrize(
-    ("form", "origin"),
-    [({}, None), ({"csrf_token": "forged"}, None), ("valid", "https://evil.example")],
+    ("form", "origin", "code"),
+    [
+        ({}, None, "csrf_token"),
+        ({"csrf_token": "forged"}, None, "csrf_token"),
+        ("valid", "https://evil.example", "foreign_origin"),
+    ],
     ids=["missing", "forged", "cross-origin"],
 )
-def test_starting_a_login_needs_this_browsers_csrf_token(user: User, form: object, origin: str | None) -> None:
+def test_starting_a_login_needs_this_browsers_csrf_token(
+    user: User, form: object, origin: str | None, code: str
+) -> None:
     user.open_home()
     data = {"csrf_token": user.csrf_token or ""} if form == "valid" else form
     headers = {"Origin": origin} if origin else {}
 
     response = user.post("/connect/spotify", data, headers=headers)  # type: ignore[arg-type]
 
-    assert_error_page(response, 400, "csrf_failed")
+    assert_error_page(response, 400, code, retry=False)
     assert "flow" not in user.cookie_names()
+
+
+def test_try_again_from_an_error_page_starts_the_login_although_its_origin_is_null(
+    user: User, simulator: Simulator
+) -> None:
+    login = user.start_login("deezer")
+    page = user.come_back(user.callback_url(login, encode_data64(simulator.failed_login("deezer"))))
+
+    # The error page is no-referrer, so the browser posts its "Try again" form with "Origin: null".
+    again = user.post("/connect/deezer", {"csrf_token": csrf_token_in(page.text)}, headers={"Origin": "null"})
+
+    assert again.status_code == 303
+    assert "/deezer/auth" in again.headers["Location"]
+    assert "flow" in user.cookie_names()
 
 
 def test_connect_is_post_only_and_services_must_be_known(user: User) -> None:
@@ -218,7 +246,7 @@ def test_unknown_pages_are_404_pages_not_stack_traces(user: User) -> None:
     response = user.get("/nope")
 
     assert response.status_code == 404
-    assert "Reference: not_found" in visible_text(response.text)
+    assert "Reference code: not_found" in visible_text(response.text)
 
 
 def an_old_flow(minutes_ago: float) -> tuple[str, str]:
@@ -230,24 +258,26 @@ def an_old_flow(minutes_ago: float) -> tuple[str, str]:
 
 
 def test_a_login_finished_after_ten_minutes_has_expired(user: User, simulator: Simulator) -> None:
+    user.open_home()
     state, cookie = an_old_flow(minutes_ago=11)
     user.http.cookies.set("flow", cookie, domain="127.0.0.1", path="/")
     data64 = encode_data64(simulator.issue_login("spotify"))
 
     response = user.get("/callback?" + urlencode({"state": state, "data64": data64}))
 
-    assert_error_page(response, 400, "flow_expired")
+    assert_error_page(response, 400, "flow_expired", retry=True)
     assert simulator.calls() == []
-    assert any(h.startswith("flow=;") for h in response.raw.headers.getlist("Set-Cookie"))
+    assert any(h.startswith("flow=;") for h in set_cookies(response))
 
 
 def test_an_old_link_without_its_flow_cookie_says_expired(user: User, simulator: Simulator) -> None:
+    user.open_home()
     state, _ = an_old_flow(minutes_ago=30)
     data64 = encode_data64(simulator.issue_login("spotify"))
 
     response = user.get("/callback?" + urlencode({"state": state, "data64": data64}))
 
-    assert_error_page(response, 400, "flow_expired")
+    assert_error_page(response, 400, "flow_expired", retry=True)
     assert simulator.calls() == []
 
 

@@ -6,7 +6,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from tests.support.user import User, encode_data64
+from tests.support.musicapi import encode_data64
+from tests.support.user import User
 
 
 def flow_cookie_cleared(response) -> bool:  # type: ignore[no-untyped-def]

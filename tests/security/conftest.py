@@ -14,13 +14,11 @@ import pytest
 from flask import Flask
 from hypothesis import HealthCheck, settings
 
-from callback_app.app import create_app
-from callback_app.config import Settings
-from tests.support.clock import FakeClock
-from tests.support.servers import TEST_SECRET_KEY, GunicornApp, ThreadedServer, free_port
-
-from .helpers import HostileUpstream, InProcessBrowser
-from .tls import NginxFront
+from tests.conftest import MakeApp
+from tests.support.inprocess import InProcessBrowser
+from tests.support.musicapi import HostileUpstream
+from tests.support.servers import GunicornApp, ThreadedServer, free_port
+from tests.support.tls import NginxFront
 
 settings.register_profile(
     "ci",
@@ -36,33 +34,8 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-PUBLIC_URL = "http://localhost"
 PRODUCTION_AUTH_URL = "https://app.musicapi.com"
 OTHER_SECRET_KEY = "another-secret-key-abcdefghijklmnopqrstuvwxyz-0123"
-
-MakeApp = Callable[..., tuple[Flask, FakeClock]]
-
-
-@pytest.fixture(scope="session")
-def make_app(musicapi: ThreadedServer) -> MakeApp:
-    """Build an in-process app (Flask test client speed) pointed at the HTTP simulator; returns it and its clock.
-
-    Keyword arguments override Settings fields, e.g. ``secret_key_fallbacks=(...)``.
-    """
-
-    def make(**overrides: object) -> tuple[Flask, FakeClock]:
-        clock = FakeClock()
-        fields: dict[str, object] = {
-            "secret_key": TEST_SECRET_KEY,
-            "musicapi_slug": "test-slug",
-            "public_url": PUBLIC_URL,
-            "musicapi_auth_url": f"{musicapi.url}/auth",
-            "musicapi_api_url": f"{musicapi.url}/api",
-        }
-        fields.update(overrides)
-        return create_app(Settings(**fields), clock=clock), clock  # type: ignore[arg-type]
-
-    return make
 
 
 @pytest.fixture(scope="module")

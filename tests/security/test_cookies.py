@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import time
 import zlib
 from collections.abc import Callable
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask
+from itsdangerous import TimestampSigner
 
-from callback_app.cookies import Sealer
+from callback_app.context import EXTENSION, Parts
+from callback_app.cookies import Sealer, encryption_key
 from callback_app.errors import CookieError
-from callback_app.session import ABSOLUTE_LIFETIME, IDLE_TIMEOUT
+from callback_app.session.base import ABSOLUTE_LIFETIME, IDLE_TIMEOUT
 from callback_app.simulator import Simulator
+from tests.conftest import MakeApp
+from tests.support.clock import FakeClock
+from tests.support.inprocess import InProcessBrowser
+from tests.support.musicapi import HostileUpstream, encode_data64, login_document, profile
+from tests.support.pages import account_cookies_added, cookie_attributes, cookie_name, is_deletion, set_cookies
 from tests.support.servers import TEST_SECRET_KEY, ThreadedServer
-from tests.support.user import User, encode_data64
+from tests.support.user import User
 
-from .conftest import OTHER_SECRET_KEY, HttpsDeployment, MakeApp
-from .helpers import (
-    HostileUpstream,
-    InProcessBrowser,
-    account_cookies_added,
-    cookie_attributes,
-    cookie_name,
-    data64_of,
-    is_deletion,
-    login_document,
-    profile,
-    set_cookies,
-)
+from .conftest import OTHER_SECRET_KEY, HttpsDeployment
 
 DAY = 24 * 3600
 
@@ -45,7 +43,7 @@ def connect(browser: InProcessBrowser, simulator: Simulator, service: str = "spo
 def connect_via(browser: InProcessBrowser, service: str = "spotify") -> None:
     """Connect through a hostile upstream (whose answer the test set)."""
     state = browser.state(browser.start_login(service))
-    response = browser.callback({"state": state, "data64": data64_of(login_document(service))})
+    response = browser.callback({"state": state, "data64": encode_data64(login_document(service))})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
 
 
@@ -75,7 +73,7 @@ def test_account_cookies_hide_the_tokens_and_profile(browser: InProcessBrowser, 
 def test_a_sealed_value_opens_only_under_its_own_name_and_purpose(
     sealed_as: tuple[str, str], opened_as: tuple[str, str]
 ) -> None:
-    sealer = Sealer([TEST_SECRET_KEY])
+    sealer = Sealer([TEST_SECRET_KEY], clock=time.time)
     value = sealer.seal(*sealed_as, {"st": "x", "s": "spotify"})
 
     with pytest.raises(CookieError):
@@ -122,27 +120,66 @@ def test_a_tampered_account_cookie_is_deleted_with_the_same_attributes_and_means
     assert browser.accounts() == []
 
 
+# The sealed format, spelled out: an account cookie's name and purpose, as the signature's salt
+# and the encryption's associated data.
+ACCOUNT_CONTEXT = json.dumps(["seal", "account", "acct-spotify"], separators=(",", ":"))
+
+
+class _SignerAt(TimestampSigner):
+    """itsdangerous' signer on the app's clock, so a forged value is neither old nor from the future."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__([TEST_SECRET_KEY], salt=f"callback_app:{ACCOUNT_CONTEXT}", digest_method=hashlib.sha256)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock())
+
+
+class AccountCookieForger:
+    """Someone holding SECRET_KEY: makes authentic ``acct-spotify`` values around any encrypted bytes."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.signer = _SignerAt(parts.clock)
+        self.aead = AESGCM(encryption_key(TEST_SECRET_KEY, b"callback_app cookie encryption v1"))
+        genuine = self.signer.unsign(parts.sealer.seal("acct-spotify", "account", {"s": "spotify"}))
+        self.key_id = base64.urlsafe_b64decode(genuine + b"=" * (-len(genuine) % 4))[:4]
+
+    def sign(self, raw: bytes) -> str:
+        return self.signer.sign(base64.urlsafe_b64encode(raw).rstrip(b"=")).decode()
+
+    def encrypted(self, framed: bytes) -> str:
+        nonce = os.urandom(12)
+        return self.sign(self.key_id + nonce + self.aead.encrypt(nonce, framed, ACCOUNT_CONTEXT.encode()))
+
+
 def test_an_authentic_but_undecryptable_cookie_is_treated_as_absent(fast_app: Flask) -> None:
-    sealer: Sealer = fast_app.extensions["callback_app"].sealer
-    key = sealer.keys[0]
-    signer = key.signer("account:acct-spotify")
-    garbage = base64.urlsafe_b64encode(os.urandom(64)).rstrip(b"=")
-    nonce = os.urandom(12)
+    parts: Parts = fast_app.extensions[EXTENSION]
+    forger = AccountCookieForger(parts)
+    assert parts.sealer.open("acct-spotify", "account", forger.encrypted(b'j{"x":1}'), max_age=60).payload == {
+        "x": 1
+    }, "the forger makes values the app accepts as its own"
     # Inflates to 2 MB: far past the 64 KB plaintext cap, yet small enough to pass the length check.
     bomb = b"z" + zlib.compress(b"[" * (2 * 1024 * 1024), 9)
-    zip_bomb = base64.urlsafe_b64encode(nonce + key.aead.encrypt(nonce, bomb, b"account:acct-spotify")).rstrip(b"=")
-    not_a_dict = base64.urlsafe_b64encode(nonce + key.aead.encrypt(nonce, b"j[1,2]", b"account:acct-spotify"))
+    forged = {
+        "random bytes": forger.sign(forger.key_id + os.urandom(64)),
+        "unknown key id": forger.sign(os.urandom(4) + os.urandom(64)),
+        "zip bomb": forger.encrypted(bomb),
+        "unknown framing": forger.encrypted(b"x{}"),
+        "not a dict": forger.encrypted(b"j[1,2]"),
+        "not JSON": forger.encrypted(b"j{not json"),
+        "not a record": forger.encrypted(b'j{"x":1}'),
+    }
 
-    for body in (garbage, zip_bomb, not_a_dict.rstrip(b"=")):
+    for kind, value in forged.items():
         browser = InProcessBrowser(fast_app)
-        value = signer.sign(body).decode()
-        assert len(value) < 4000
+        assert len(value) < 4000, kind
         browser.set_cookie("acct-spotify", value)
 
         response = browser.get("/api/session")
 
-        assert response.status_code == 401
-        assert any(cookie_name(h) == "acct-spotify" and is_deletion(h) for h in set_cookies(response))
+        assert response.status_code == 401, kind
+        assert any(cookie_name(h) == "acct-spotify" and is_deletion(h) for h in set_cookies(response)), kind
 
 
 class TestKeyRotation:
@@ -154,7 +191,7 @@ class TestKeyRotation:
         connect(browser, simulator)
         old_cookie = browser.cookie("acct-spotify")
 
-        rotated, _ = make_app(secret_key=TEST_SECRET_KEY, secret_key_fallbacks=(OTHER_SECRET_KEY,))
+        rotated, clock = make_app(secret_key=TEST_SECRET_KEY, secret_key_fallbacks=(OTHER_SECRET_KEY,))
         browser.app, browser.client.application = rotated, rotated
         response = browser.get("/api/session")
 
@@ -162,9 +199,10 @@ class TestKeyRotation:
         [resealed] = account_cookies_added(response)
         new_cookie = browser.cookie("acct-spotify")
         assert new_cookie not in (None, old_cookie)
-        assert Sealer([TEST_SECRET_KEY]).open("acct-spotify", "account", new_cookie or "", max_age=60).payload
+        current_key_only = Sealer([TEST_SECRET_KEY], clock=clock)
+        assert current_key_only.open("acct-spotify", "account", new_cookie or "", max_age=60).payload
         with pytest.raises(CookieError):
-            Sealer([TEST_SECRET_KEY]).open("acct-spotify", "account", old_cookie or "", max_age=60)
+            current_key_only.open("acct-spotify", "account", old_cookie or "", max_age=60)
         assert resealed
 
     def test_a_retired_key_opens_nothing(self, make_app: MakeApp, simulator: Simulator) -> None:
@@ -180,59 +218,68 @@ class TestKeyRotation:
         assert any(cookie_name(h) == "acct-spotify" and is_deletion(h) for h in set_cookies(response))
 
 
+Built = tuple[InProcessBrowser, FakeClock, HostileUpstream]
+
+
 class TestLifetimes:
     @pytest.fixture
     def app_with_upstream(
         self, make_app: MakeApp, hostile_upstream: tuple[HostileUpstream, ThreadedServer]
-    ) -> Callable[..., tuple[InProcessBrowser, object, HostileUpstream]]:
-        def build(**overrides: object) -> tuple[InProcessBrowser, object, HostileUpstream]:
+    ) -> Callable[..., Built]:
+        def build(**overrides: object) -> Built:
             upstream, server = hostile_upstream
             app, clock = make_app(musicapi_api_url=f"{server.url}/api", **overrides)
             return InProcessBrowser(app), clock, upstream
 
         return build
 
-    def test_an_idle_session_ends_after_a_week(self, app_with_upstream: Callable[..., tuple]) -> None:  # type: ignore[type-arg]
+    def test_an_idle_session_ends_after_a_week(self, app_with_upstream: Callable[..., Built]) -> None:
         browser, clock, upstream = app_with_upstream()
         upstream.answer(profile(authDataExpiresAt=None))
         connect_via(browser)
-        clock.advance(IDLE_TIMEOUT - 60)  # type: ignore[attr-defined]
+        clock.advance(IDLE_TIMEOUT - 60)
         assert len(browser.accounts()) == 1, "used within the week: still connected"
-        clock.advance(IDLE_TIMEOUT - 60)  # type: ignore[attr-defined]
+        clock.advance(IDLE_TIMEOUT - 60)
         assert len(browser.accounts()) == 1, "each visit slides the idle window"
 
-        clock.advance(IDLE_TIMEOUT + 1)  # type: ignore[attr-defined]
+        clock.advance(IDLE_TIMEOUT + 1)
         response = browser.get("/api/session")
 
         assert response.status_code == 401
         assert any(cookie_name(h) == "acct-spotify" and is_deletion(h) for h in set_cookies(response))
 
-    def test_an_active_session_still_ends_after_thirty_days(self, app_with_upstream: Callable[..., tuple]) -> None:  # type: ignore[type-arg]
+    def test_an_active_session_still_ends_after_thirty_days(self, app_with_upstream: Callable[..., Built]) -> None:
         browser, clock, upstream = app_with_upstream()
         upstream.answer(profile(authDataExpiresAt=None))
         connect_via(browser)
         for _ in range(4):
-            clock.advance(6 * DAY)  # type: ignore[attr-defined]
+            clock.advance(6 * DAY)
             response = browser.get("/api/session")
             assert response.status_code == 200
             for header in account_cookies_added(response):
                 max_age = int(cookie_attributes(header)["max-age"])
                 assert max_age <= ABSOLUTE_LIFETIME - 4 * 6 * DAY + 6 * DAY
 
-        clock.advance(ABSOLUTE_LIFETIME - 4 * 6 * DAY + 1)  # type: ignore[attr-defined]
+        clock.advance(ABSOLUTE_LIFETIME - 4 * 6 * DAY + 1)
         assert browser.get("/api/session").status_code == 401
 
-    def test_the_session_never_outlives_the_token(self, app_with_upstream: Callable[..., tuple]) -> None:  # type: ignore[type-arg]
+    def test_an_expired_token_keeps_the_account_marked_expired_until_the_session_ends(
+        self, app_with_upstream: Callable[..., Built]
+    ) -> None:
         browser, clock, upstream = app_with_upstream()
         expires_in = 2 * 3600
-        upstream.answer(profile(authDataExpiresAt=int((clock() + expires_in) * 1000)))  # type: ignore[operator]
-        state = browser.state(browser.start_login("spotify"))
-        response = browser.callback({"state": state, "data64": data64_of(login_document("spotify"))})
+        upstream.answer(profile(authDataExpiresAt=int((clock() + expires_in) * 1000)))
+        connect_via(browser)
+        [fresh] = browser.accounts()
+        assert fresh["expired"] is False
 
-        [stored] = account_cookies_added(response)
-        assert int(cookie_attributes(stored)["max-age"]) <= expires_in
-        clock.advance(expires_in + 1)  # type: ignore[attr-defined]
-        assert browser.get("/api/session").status_code == 401
+        clock.advance(expires_in + 1)
+        [expired] = browser.accounts()
+
+        assert expired["expired"] is True
+        assert expired["integrationUserUUID"] == fresh["integrationUserUUID"]
+        clock.advance(IDLE_TIMEOUT + 1)
+        assert browser.get("/api/session").status_code == 401, "the idle limit still ends it"
 
 
 class TestOverHttps:
@@ -263,7 +310,7 @@ class TestOverHttps:
         self, https_deployment: HttpsDeployment, simulator: Simulator
     ) -> None:
         # A sibling subdomain can plant "acct-spotify" (no prefix) but never "__Host-acct-spotify".
-        planted = Sealer([TEST_SECRET_KEY]).seal("acct-spotify", "account", {"s": "spotify"})
+        planted = Sealer([TEST_SECRET_KEY], clock=time.time).seal("acct-spotify", "account", {"s": "spotify"})
         response = requests.get(
             f"{https_deployment.url}/api/session",
             cookies={"acct-spotify": planted},

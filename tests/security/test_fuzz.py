@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import string
+import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -19,15 +20,14 @@ from flask import Flask
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from callback_app.config import DEFAULT_SERVICES
 from callback_app.cookies import Sealer
 from callback_app.errors import CallbackError, CookieError
-from callback_app.musicapi import LoginResult, decode_data64
+from callback_app.musicapi.protocol import KNOWN_SERVICES, LoginResult, decode_data64
 from callback_app.security import safe_next
 from callback_app.simulator import Simulator
+from tests.support.inprocess import InProcessBrowser
+from tests.support.pages import account_cookies_added, is_deletion, set_cookies
 from tests.support.servers import TEST_SECRET_KEY
-
-from .helpers import InProcessBrowser, account_cookies_added, is_deletion, set_cookies
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -35,7 +35,7 @@ json_values = st.recursive(
     max_leaves=6,
 )
 uuids = st.uuids().map(str)
-services = st.sampled_from([*DEFAULT_SERVICES, "evil", ""]) | st.text(max_size=20)
+services = st.sampled_from([*KNOWN_SERVICES, "evil", ""]) | st.text(max_size=20)
 
 
 @st.composite
@@ -158,7 +158,10 @@ def test_fuzz_raw_callback_query_strings(
 @pytest.mark.filterwarnings("ignore:The '.*' cookie is too large")
 @settings(max_examples=max(1, settings.default.max_examples // 2))  # two page loads per example
 @given(
-    cookies=st.dictionaries(st.sampled_from(["acct-spotify", "acct-tidal", "flow", "flow-spent", "csrf"]), cookie_text)
+    cookies=st.dictionaries(
+        st.sampled_from(["acct-spotify", "acct-tidal", "flow", "flow-spent", "csrf", "sid", "attempt", "notice"]),
+        cookie_text,
+    )
 )
 def test_fuzz_hostile_cookies_mean_not_connected(fast_app: Flask, cookies: dict[str, str]) -> None:
     browser = InProcessBrowser(fast_app)
@@ -173,7 +176,7 @@ def test_fuzz_hostile_cookies_mean_not_connected(fast_app: Flask, cookies: dict[
     assert_nothing_stored(home)
 
 
-SEALER = Sealer([TEST_SECRET_KEY])
+SEALER = Sealer([TEST_SECRET_KEY], clock=time.time)
 GENUINE = SEALER.seal("acct-spotify", "account", {"s": "spotify", "a": {"accessToken": "BQ" + "x" * 300}})
 
 
@@ -195,11 +198,43 @@ def test_fuzz_any_change_to_a_sealed_cookie_is_detected(data: st.DataObject) -> 
         SEALER.open("acct-spotify", "account", tampered, max_age=3600)
 
 
-@given(value=st.text(max_size=600))
+ALLOWED_ORIGINS = ("https://www.example.com", "http://127.0.0.1:5050")
+ALLOWED_ENDPOINTS = {("https", "www.example.com", 443), ("http", "127.0.0.1", 5050)}
+# Text that looks like URLs on and around the allowed origins, for the fuzz to bend.
+url_like = st.one_of(
+    st.text(max_size=600),
+    st.tuples(
+        st.sampled_from(["https://", "http://", "//", "/", "\\\\", "https:/", "", "javascript:"]),
+        st.sampled_from(["www.example.com", "127.0.0.1:5050", "www.example.com.evil.com", "evil.com", ""]),
+        st.text(max_size=60),
+    ).map("".join),
+)
+
+
+@given(value=url_like)
 @example(value="/\t/evil.example")
 @example(value="/%2F%2Fevil.example")
-def test_fuzz_next_is_always_a_local_path(value: str) -> None:
-    result = safe_next(value)
+@example(value="https://www.example.com@evil.example/")
+@example(value="https://www.example.com.evil.com/")
+def test_fuzz_next_is_a_local_path_or_on_an_allowed_origin(value: str) -> None:
+    result = safe_next(value, ALLOWED_ORIGINS)
+
+    assert result in ("/", value)
+    assert not any(character in result for character in "\\\t\r\n\x00 ")
+    parts = urlsplit(result)
+    if parts.netloc:
+        default_port = {"https": 443, "http": 80}.get(parts.scheme)
+        assert (parts.scheme, parts.hostname, parts.port or default_port) in ALLOWED_ENDPOINTS, result
+        assert "@" not in parts.netloc
+    else:
+        assert result.startswith("/")
+        assert not result.startswith("//")
+        assert not parts.scheme
+
+
+@given(value=url_like)
+def test_fuzz_next_without_allowed_origins_is_always_a_local_path(value: str) -> None:
+    result = safe_next(value, ())
 
     assert result in ("/", value)
     parts = urlsplit(result)
@@ -207,7 +242,6 @@ def test_fuzz_next_is_always_a_local_path(value: str) -> None:
     assert not result.startswith("//")
     assert not parts.scheme
     assert not parts.netloc
-    assert not any(character in result for character in "\\\t\r\n\x00 ")
 
 
 @given(raw=data64_values)

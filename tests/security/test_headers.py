@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from callback_app.simulator import Simulator
+from tests.support.musicapi import encode_data64
+from tests.support.pages import loaded_resources, parse_html
 from tests.support.servers import ThreadedServer
-from tests.support.user import User, encode_data64
+from tests.support.user import User
 
 from .conftest import PRODUCTION_AUTH_URL, HttpsDeployment
-from .helpers import loaded_resources, parse_html
 
 Visit = Callable[[User], requests.Response]
 
@@ -30,8 +32,12 @@ def failed_callback(user: User) -> requests.Response:
 
 VISITS: dict[str, Visit] = {
     "landing page": lambda user: user.get("/"),
-    "developer page": lambda user: user.get("/developers"),
+    "landing page in arabic": lambda user: user.get("/", headers={"Accept-Language": "ar"}),
+    "language switch": lambda user: user.get("/language/de?next=/"),
     "static file": lambda user: user.get("/static/app.js"),
+    "connect.js": lambda user: user.get("/connect.js"),
+    "favicon": lambda user: user.get("/favicon.ico"),
+    "popup's last page": lambda user: user.get("/popup/done"),
     "health check": lambda user: user.get("/healthz"),
     "session api, 401": lambda user: user.get("/api/session"),
     "404 page": lambda user: user.get("/no/such/page"),
@@ -66,7 +72,10 @@ def assert_common_headers(response: requests.Response, *, form_targets: list[str
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] in ("no-referrer", "same-origin")
-    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    path = urlsplit(response.url).path
+    # The popup's last page must stay its opener's, so that the opener can see it close.
+    assert headers["Cross-Origin-Opener-Policy"] == ("unsafe-none" if path == "/popup/done" else "same-origin")
+    assert headers["Cross-Origin-Resource-Policy"] == ("cross-origin" if path == "/connect.js" else "same-origin")
     assert "X-Powered-By" not in headers
     assert not re.search(r"\d", headers.get("Server", "")), f"the Server header names a version: {headers['Server']}"
     assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", headers["X-Request-ID"])
@@ -141,7 +150,7 @@ def test_a_failed_callback_page_keeps_the_token_to_itself(user: User, simulator:
         assert not url.startswith("//"), f"the page loads {url} while the token is in its URL"
 
 
-@pytest.mark.parametrize("path", ["/", "/developers", "/no/such/page", "/callback?state=x"])
+@pytest.mark.parametrize("path", ["/", "/no/such/page", "/callback?state=x", "/popup/done"])
 def test_pages_have_no_inline_script_or_style(user: User, path: str) -> None:
     user.connect("spotify")
     elements, inline = parse_html(user.get(path).text)

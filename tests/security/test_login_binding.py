@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 
 import pytest
 from flask import Flask
 
-from callback_app.flow import FLOW_LIFETIME
+from callback_app.login.flows import FLOW_LIFETIME
 from callback_app.simulator import Simulator
-from tests.support.user import User, encode_data64
-
-from .conftest import MakeApp
-from .helpers import InProcessBrowser, account_cookies_added, cookie_name, set_cookies
+from tests.conftest import MakeApp
+from tests.support.inprocess import InProcessBrowser
+from tests.support.musicapi import encode_data64
+from tests.support.pages import account_cookies_added, cookie_attributes, cookie_name, error_code_in, set_cookies
+from tests.support.user import User
 
 
 def test_an_attackers_login_link_does_not_connect_the_attackers_account_in_a_victims_browser(
@@ -26,6 +29,7 @@ def test_an_attackers_login_link_does_not_connect_the_attackers_account_in_a_vic
     response = victim.come_back(planted)
 
     assert response.status_code == 400
+    assert error_code_in(response.text) == "flow_missing"
     assert "another browser" in response.text
     assert victim.accounts() == []
     assert not account_cookies_added(response)
@@ -44,13 +48,15 @@ def test_an_attackers_link_leaves_the_victims_own_login_in_progress_working(
     finished = victim.come_back(victim.callback_url(victim_login, encode_data64(simulator.issue_login("spotify"))))
 
     assert refused.status_code == 400
-    assert "Another login was started" in refused.text
+    assert error_code_in(refused.text) == "state_mismatch"
     assert finished.status_code == 303
     assert victim.connected_services() == ["spotify"]
     assert len(simulator.calls()) == 1
 
 
-def test_a_used_callback_link_replayed_changes_nothing(user: User, simulator: Simulator) -> None:
+def test_a_used_callback_link_replayed_says_already_connected_and_changes_nothing(
+    user: User, simulator: Simulator
+) -> None:
     login = user.start_login("spotify")
     url = user.callback_url(login, encode_data64(simulator.issue_login("spotify")))
     assert user.come_back(url).status_code == 303
@@ -59,8 +65,24 @@ def test_a_used_callback_link_replayed_changes_nothing(user: User, simulator: Si
     replay = user.come_back(url)
 
     assert replay.status_code == 400
-    assert "already used" in replay.text
+    assert error_code_in(replay.text) == "already_connected"
     assert user.accounts() == before
+    assert len(simulator.calls()) == 1
+
+
+def test_a_used_link_replayed_after_disconnecting_is_named_as_used_not_connected(
+    user: User, simulator: Simulator
+) -> None:
+    login = user.start_login("spotify")
+    url = user.callback_url(login, encode_data64(simulator.issue_login("spotify")))
+    assert user.come_back(url).status_code == 303
+    assert user.post("/disconnect/spotify", {"csrf_token": user.csrf_token or ""}).status_code == 303
+
+    replay = user.come_back(url)
+
+    assert replay.status_code == 400
+    assert error_code_in(replay.text) == "flow_replayed"
+    assert user.accounts() == []
     assert len(simulator.calls()) == 1
 
 
@@ -69,7 +91,7 @@ def test_a_callback_for_another_service_than_the_one_started_is_refused(user: Us
     response = user.come_back(user.callback_url(login, encode_data64(simulator.issue_login("tidal"))))
 
     assert response.status_code == 400
-    assert "different service" in response.text
+    assert error_code_in(response.text) == "service_mismatch"
     assert user.accounts() == []
     assert simulator.calls() == []
 
@@ -84,6 +106,7 @@ def test_the_chooser_accepts_only_allowed_services(make_app: MakeApp, simulator:
     )
 
     assert response.status_code == 400
+    assert error_code_in(response.get_data(as_text=True)) == "service_mismatch"
     assert browser.accounts() == []
     assert simulator.calls() == []
 
@@ -98,7 +121,7 @@ def test_a_login_finished_after_ten_minutes_is_refused(make_app: MakeApp, simula
     response = browser.callback({"state": state, "data64": encode_data64(simulator.issue_login("spotify"))})
 
     assert response.status_code == 400
-    assert "expired" in response.get_data(as_text=True)
+    assert error_code_in(response.get_data(as_text=True)) == "flow_expired"
     assert browser.accounts() == []
     assert simulator.calls() == []
 
@@ -107,7 +130,11 @@ def test_the_flow_cookie_expires_within_ten_minutes_and_is_locked_down(user: Use
     login = user.start_login("spotify")
 
     [flow] = [header for header in set_cookies(login) if cookie_name(header) == "flow"]
-    assert 0 < int(flow.split("Max-Age=")[1].split(";")[0]) <= 600
+    attributes = cookie_attributes(flow)
+    assert 0 < int(attributes["max-age"]) <= 600
+    # Expires says the same, for a browser that reads only Expires.
+    expires_in = parsedate_to_datetime(attributes["expires"]).timestamp() - time.time()
+    assert 0 < expires_in <= 600 + 5
     assert "HttpOnly" in flow
     assert "SameSite=Lax" in flow
     assert "Path=/" in flow
@@ -124,7 +151,7 @@ def test_the_state_is_compared_in_constant_time(
         compared.append((left, right))
         return real_compare(left, right)
 
-    monkeypatch.setattr("callback_app.flow.hmac.compare_digest", spy)
+    monkeypatch.setattr("callback_app.login.flows.hmac.compare_digest", spy)
     browser = InProcessBrowser(fast_app)
     state = browser.state(browser.start_login("spotify"))
     browser.callback({"state": state, "data64": encode_data64(simulator.issue_login("spotify"))})
@@ -145,7 +172,7 @@ class TestStartingALoginNeedsThePagesCsrfToken:
         response = user.post("/connect/spotify", {})
 
         assert response.status_code == 400
-        assert "form expired" in response.text
+        assert error_code_in(response.text) == "csrf_token"
         assert not any(cookie_name(h) == "flow" for h in set_cookies(response))
 
     def test_another_browsers_token_is_refused(self, make_user: Callable[..., User]) -> None:
@@ -157,6 +184,7 @@ class TestStartingALoginNeedsThePagesCsrfToken:
         response = victim.post("/connect/spotify", {"csrf_token": attacker.csrf_token})
 
         assert response.status_code == 400
+        assert error_code_in(response.text) == "csrf_token"
 
     def test_a_cross_site_form_is_refused_even_with_a_valid_token(self, user: User) -> None:
         user.open_home()
@@ -165,6 +193,7 @@ class TestStartingALoginNeedsThePagesCsrfToken:
         )
 
         assert response.status_code == 400
+        assert error_code_in(response.text) == "foreign_origin"
 
     def test_disconnect_and_logout_need_the_token_too(self, user: User) -> None:
         user.connect("spotify")

@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from callback_app.simulator import Simulator
+from tests.support.musicapi import encode_data64
+from tests.support.pages import set_cookies
 from tests.support.servers import GunicornApp
-from tests.support.user import User, encode_data64
-
-from .helpers import set_cookies
+from tests.support.user import User
 
 SECRET_BEARER = "Bearer sk_live_do-not-log-me-0123456789"
 

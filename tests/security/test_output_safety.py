@@ -6,18 +6,11 @@ import secrets
 
 import pytest
 
+from tests.conftest import MakeApp
+from tests.support.inprocess import InProcessBrowser
+from tests.support.musicapi import HostileUpstream, encode_data64, login_document, profile
+from tests.support.pages import account_cookies_added, error_code_in, parse_html
 from tests.support.servers import ThreadedServer
-
-from .conftest import MakeApp
-from .helpers import (
-    HostileUpstream,
-    InProcessBrowser,
-    account_cookies_added,
-    data64_of,
-    login_document,
-    parse_html,
-    profile,
-)
 
 SCRIPT = "<script>alert('name')</script>"
 ATTRIBUTE_BREAKOUT = '"><img src=x onerror=alert(1)>'
@@ -49,7 +42,7 @@ def hostile(
 
 def connect(browser: InProcessBrowser, service: str = "spotify") -> int:
     state = browser.state(browser.start_login(service))
-    return browser.callback({"state": state, "data64": data64_of(login_document(service))}).status_code
+    return browser.callback({"state": state, "data64": encode_data64(login_document(service))}).status_code
 
 
 def assert_no_active_content(page: str) -> None:
@@ -156,9 +149,9 @@ def test_an_account_too_big_for_a_cookie_is_refused_not_dropped(
     upstream.answer(profile(authData={"accessToken": secrets.token_urlsafe(3000)}))
 
     state = browser.state(browser.start_login("spotify"))
-    response = browser.callback({"state": state, "data64": data64_of(login_document("spotify"))})
+    response = browser.callback({"state": state, "data64": encode_data64(login_document("spotify"))})
 
     assert response.status_code == 400
-    assert "Too many accounts" in response.get_data(as_text=True)
+    assert error_code_in(response.get_data(as_text=True)) == "session_full"
     assert not account_cookies_added(response)
     assert browser.accounts() == []

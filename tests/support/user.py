@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
 from callback_app.simulator import Simulator
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def encode_data64(document: dict[str, Any], *, urlsafe: bool = False, padding: bool = True) -> str:
-    raw = json.dumps(document).encode()
-    text = (base64.urlsafe_b64encode(raw) if urlsafe else base64.b64encode(raw)).decode()
-    return text if padding else text.rstrip("=")
+from tests.support.musicapi import encode_data64
+from tests.support.pages import csrf_token_in
 
 
 class User:
@@ -39,9 +30,7 @@ class User:
 
     def open_home(self) -> requests.Response:
         response = self.get("/")
-        match = CSRF_FIELD.search(response.text)
-        assert match, "the landing page has no CSRF token"
-        self.csrf_token = match.group(1)
+        self.csrf_token = csrf_token_in(response.text)
         return response
 
     def start_login(self, service: str | None = "spotify", *, next_path: str | None = None) -> requests.Response:

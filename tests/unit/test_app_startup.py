@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from callback_app.app import EXTENSION, create_app
-from callback_app.config import Settings
+from callback_app.app import create_app
+from callback_app.context import EXTENSION, Parts
 from callback_app.errors import ConfigError
+from callback_app.settings import Settings
+from tests.unit.helpers import USER_UUID
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
+VENV_BIN = Path(sys.executable).parent
 SECRET = "production-secret-key-0123456789-abcdefghij"
-USER_UUID = "e75315f0-d1e1-4063-b801-181ad1a954e1"
 CONTRACT_VARIABLES = (
     "SECRET_KEY",
     "SECRET_KEY_FALLBACKS",
@@ -33,15 +34,22 @@ CONTRACT_VARIABLES = (
     "PORT",
     "WEB_CONCURRENCY",
     "DYNO",
+    "ALLOWED_ORIGINS",
+    "REDIS_URL",
+    "REDIS_TLS_VERIFY",
+    "APP_NAME",
+    "PRIVACY_URL",
+    "SUPPORT_URL",
+    "DEVELOPER_PAGE",
 )
 PRODUCTION = {"SECRET_KEY": SECRET, "MUSICAPI_SLUG": "my-app", "PUBLIC_URL": "https://app.example.com"}
 ERROR_PREFIX = "callback_app: configuration error:"
 
 
 def bare_environment(**variables: str) -> dict[str, str]:
-    """What a fresh dyno has before anyone configured the app: PATH and HOME, and what the test adds."""
+    """What a fresh dyno has before anyone configured the app: PATH (this venv first) and HOME."""
     return {
-        "PATH": f"{GUNICORN.parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": os.environ.get("HOME", str(Path.home())),
         **variables,
     }
@@ -54,23 +62,23 @@ def procfile_web_command() -> str:
     return command
 
 
-def assert_one_error_line(result: subprocess.CompletedProcess[str], named: tuple[str, ...]) -> None:
-    """A non-zero exit, no traceback, and exactly one line: the configuration error naming each variable."""
-    lines = output_lines(result)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stdout + result.stderr
-    [line] = [line for line in lines if line.startswith(ERROR_PREFIX)]
-    assert lines == [line]
-    for name in named:
-        assert name in line
-
-
 def run(command: list[str], environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60, check=False)
 
 
 def output_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], named: tuple[str, ...]) -> None:
+    """Exit 3, no traceback, and exactly one line: the configuration error naming each variable."""
+    lines = output_lines(result)
+    assert result.returncode == 3, lines
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(ERROR_PREFIX)
+    for name in named:
+        assert name in lines[0]
 
 
 @pytest.fixture
@@ -82,35 +90,50 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 # -- a bad deploy stops with one line ---------------------------------------------------------------------------
 
+BAD_DEPLOYS = [
+    pytest.param({}, ("PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG"), id="nothing-configured"),
+    pytest.param(
+        {"SECRET_KEY": "short-secret-value", "PUBLIC_URL": "http://app.example.com"},
+        ("SECRET_KEY", "PUBLIC_URL"),
+        id="bad-values",
+    ),
+    pytest.param(
+        {"MUSICAPI_SIMULATOR": "1", "DYNO": "web.1"},
+        ("DYNO", "PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG"),
+        id="simulator-on-a-dyno",
+    ),
+    pytest.param({**PRODUCTION, "PORT": "http"}, ("PORT",), id="bad-port"),
+    pytest.param({**PRODUCTION, "WEB_CONCURRENCY": "abc"}, ("WEB_CONCURRENCY",), id="bad-web-concurrency"),
+    pytest.param({**PRODUCTION, "MUSICAPI_SERVICES": "spotfy"}, ("'spotify'",), id="service-typo"),
+]
 
-@pytest.mark.parametrize(
-    ("variables", "named"),
-    [
-        ({}, ("PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG")),
-        ({"SECRET_KEY": "short-secret-value", "PUBLIC_URL": "http://app.example.com"}, ("SECRET_KEY", "PUBLIC_URL")),
-        ({"MUSICAPI_SIMULATOR": "1", "DYNO": "web.1"}, ("DYNO", "PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG")),
-        ({**PRODUCTION, "PORT": "http"}, ("PORT",)),
-    ],
-    ids=["nothing-configured", "bad-values", "simulator-on-a-dyno", "bad-port"],
-)
-def test_gunicorn_refuses_a_bad_configuration_with_one_line(variables: dict[str, str], named: tuple[str, ...]) -> None:
-    result = run(
-        [str(GUNICORN), "--config", "gunicorn.conf.py", "callback_app.wsgi:app"], bare_environment(**variables)
-    )
+
+@pytest.mark.parametrize(("variables", "named"), BAD_DEPLOYS)
+def test_the_procfile_refuses_a_bad_configuration_with_one_line(
+    variables: dict[str, str], named: tuple[str, ...]
+) -> None:
+    result = run(["sh", "-c", procfile_web_command()], bare_environment(**variables))
 
     assert_one_error_line(result, named)
     assert "short-secret-value" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(("variables", "named"), BAD_DEPLOYS[:2])
+def test_gunicorn_started_by_hand_refuses_a_bad_configuration_with_one_line(
+    variables: dict[str, str], named: tuple[str, ...]
+) -> None:
+    result = run(
+        [str(VENV_BIN / "gunicorn"), "--config", "gunicorn.conf.py", "callback_app.wsgi:app"],
+        bare_environment(**variables),
+    )
+
+    assert_one_error_line(result, named)
+
+
 def test_the_wsgi_module_refuses_a_bad_configuration_with_one_line() -> None:
     result = run([sys.executable, "-c", "import callback_app.wsgi"], bare_environment())
 
-    assert result.returncode == 3
-    assert "Traceback" not in result.stderr
-    [line] = output_lines(result)
-    assert line.startswith(ERROR_PREFIX)
-    for name in ("PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG"):
-        assert name in line
+    assert_one_error_line(result, ("PUBLIC_URL", "SECRET_KEY", "MUSICAPI_SLUG"))
 
 
 def test_create_app_names_every_problem(clean_environment: pytest.MonkeyPatch) -> None:
@@ -128,11 +151,13 @@ def test_the_simulator_demo_starts_with_no_other_configuration(clean_environment
 
     app = create_app()
     client = app.test_client()
+    demo = "http://127.0.0.1:5000"
 
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json["simulator"] is True  # type: ignore[index]
-    assert client.get("/").status_code == 200
-    chooser = client.get("/_simulator/auth/simulator", query_string={"returnUrl": "http://127.0.0.1:5000/callback"})
+    assert client.get("/readyz").json == {"status": "ready", "store": "cookies", "services": 14}
+    assert client.get("/", base_url=demo).status_code == 200
+    assert client.get("/developers", base_url=demo).status_code == 200
+    chooser = client.get("/_simulator/auth/simulator", query_string={"returnUrl": f"{demo}/callback"}, base_url=demo)
     assert chooser.status_code == 200
 
 
@@ -149,17 +174,24 @@ def production_settings(**changes: object) -> Settings:
     return Settings(**fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def production_app(clean_environment: pytest.MonkeyPatch) -> Flask:
+@pytest.fixture(scope="module")
+def production_app() -> Flask:
     return create_app(production_settings())
 
 
 def test_create_app_uses_the_settings_it_is_given(production_app: Flask) -> None:
-    parts = production_app.extensions[EXTENSION]
+    parts: Parts = production_app.extensions[EXTENSION]
 
     assert parts.settings == production_settings()
-    assert parts.cookie_policy.secure is True
-    assert parts.musicapi.api_url == "https://api.musicapi.com"
+    assert parts.jar.secure is True
+    assert parts.logins.client.api_url == "https://api.musicapi.com"
+    assert parts.refresher is None
+
+
+def test_client_credentials_turn_refreshing_on() -> None:
+    parts: Parts = create_app(production_settings(client_id="id", client_secret="secret")).extensions[EXTENSION]
+
+    assert parts.refresher is not None
 
 
 def test_a_production_app_answers_health_checks_and_its_landing_page(production_app: Flask) -> None:
@@ -174,6 +206,34 @@ def test_a_production_app_sends_plain_http_visitors_to_https(production_app: Fla
 
     assert response.status_code == 308
     assert response.headers["Location"] == "https://app.example.com/?x=1"
+
+
+def test_a_production_app_sends_visitors_of_the_platforms_name_to_the_public_address(production_app: Flask) -> None:
+    client = production_app.test_client()
+
+    moved = client.get("/developers", base_url="https://myapp.herokuapp.com")
+    refused = client.post("/logout", base_url="https://myapp.herokuapp.com")
+
+    assert (moved.status_code, moved.headers["Location"]) == (308, "https://app.example.com/developers")
+    assert refused.status_code == 421
+
+
+def test_the_developers_page_is_off_in_production_unless_opted_in(production_app: Flask) -> None:
+    opted_in = create_app(production_settings(developer_page=True))
+
+    assert production_app.test_client().get("/developers", base_url="https://app.example.com").status_code == 404
+    assert opted_in.test_client().get("/developers", base_url="https://app.example.com").status_code == 200
+
+
+def test_an_app_name_is_every_pages_title(production_app: Flask) -> None:
+    branded = create_app(production_settings(app_name="Acme <Music>"))
+
+    page = branded.test_client().get("/", base_url="https://app.example.com").get_data(as_text=True)
+    default = production_app.test_client().get("/", base_url="https://app.example.com").get_data(as_text=True)
+
+    assert "· Acme &lt;Music&gt;</title>" in page
+    assert "Acme <Music>" not in page
+    assert "· Music Connect</title>" in default
 
 
 # -- production never carries the simulator ---------------------------------------------------------------------

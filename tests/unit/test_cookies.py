@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import secrets
 import string
 from typing import Any
 
@@ -13,21 +12,16 @@ import pytest
 from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
-from callback_app.cookies import MAX_SEALED_LENGTH, CookiePolicy, Sealer
+from callback_app import cookies
+from callback_app.cookies import MAX_PLAINTEXT_BYTES, MAX_SEALED_LENGTH, CookieJar, Sealer
 from callback_app.errors import BadCookie, CookieError, ExpiredCookie
 from tests.support.clock import FakeClock
+from tests.support.pages import cookie_attributes, cookie_name
+from tests.unit.helpers import KEY, OLD_KEY, OTHER_KEY, START, random_text
 
-KEY = "current-secret-key-0123456789-abcdefghijkl"
-OLD_KEY = "previous-secret-key-0123456789-abcdefghijk"
-UNKNOWN_KEY = "someone-elses-key-0123456789-abcdefghijklm"
 HOUR = 3600
 ACCESS_TOKEN = "BQ" + "x7Fq2LmN9pR4sT6vW8yZ" * 10
 BASE64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
@@ -36,9 +30,9 @@ def sealer(clock: FakeClock) -> Sealer:
 
 
 def is_compressed(sealed: str, payload: dict[str, Any]) -> bool:
-    """Whether the body is shorter than nonce + frame byte + plain JSON + tag would be (the documented format)."""
+    """Whether the body is shorter than key id + nonce + frame byte + plain JSON + tag would be."""
     plaintext = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    plain_body = base64.urlsafe_b64encode(bytes(12 + 1 + len(plaintext) + 16)).rstrip(b"=")
+    plain_body = base64.urlsafe_b64encode(bytes(4 + 12 + 1 + len(plaintext) + 16)).rstrip(b"=")
     body = sealed.split(".", maxsplit=1)[0]
     assert len(body) <= len(plain_body), "a sealed body is never longer than its plain frame"
     return len(body) < len(plain_body)
@@ -61,7 +55,7 @@ def flip(character: str) -> str:
         {"a": 1},
         {"token": ACCESS_TOKEN, "expires": 1_696_320_099_094, "none": None, "flag": True},
         {"name": "Zoë O'Brien 🎵", "quotes": "\"'<>&;,= \\", "nested": {"list": [1, 2.5, "three"]}},
-        {"big": "".join(secrets.choice(string.ascii_letters) for _ in range(2000))},
+        {"big": random_text(2000)},
         {"repetitive": "abc" * 1000},
     ],
     ids=["empty", "int", "token", "unicode-and-specials", "big-random", "big-repetitive"],
@@ -88,9 +82,9 @@ def test_sealing_twice_gives_different_values(sealer: Sealer) -> None:
     assert sealer.seal("n", "p", payload) != sealer.seal("n", "p", payload)
 
 
-def test_a_sealer_needs_a_key() -> None:
+def test_a_sealer_needs_a_key(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="key"):
-        Sealer([])
+        Sealer([], clock=clock)
 
 
 def test_every_tampered_character_is_refused(sealer: Sealer) -> None:
@@ -106,6 +100,7 @@ def test_every_tampered_character_is_refused(sealer: Sealer) -> None:
     "damage",
     [
         lambda sealed: sealed[:-1],
+        lambda sealed: sealed[: len(sealed) // 2],
         lambda sealed: sealed[1:],
         lambda sealed: sealed + "A",
         lambda sealed: sealed.replace(".", "", 1),
@@ -117,6 +112,7 @@ def test_every_tampered_character_is_refused(sealer: Sealer) -> None:
     ],
     ids=[
         "truncated",
+        "half",
         "first-dropped",
         "appended",
         "separator-dropped",
@@ -145,7 +141,7 @@ def test_garbage_is_refused(sealer: Sealer, value: str) -> None:
 
 
 def test_a_value_too_long_for_a_cookie_is_refused_even_when_authentic(sealer: Sealer) -> None:
-    sealed = sealer.seal("n", "p", {"big": "".join(secrets.choice(string.ascii_letters) for _ in range(6000))})
+    sealed = sealer.seal("n", "p", {"big": random_text(6000)})
 
     assert len(sealed) > MAX_SEALED_LENGTH
     with pytest.raises(BadCookie):
@@ -161,11 +157,18 @@ def test_an_opened_payload_must_be_a_dict(sealer: Sealer, payload: Any) -> None:
 
 
 def test_a_payload_that_inflates_past_the_limit_is_refused(sealer: Sealer) -> None:
-    sealed = sealer.seal("n", "p", {"bomb": "a" * 200_000})
+    sealed = sealer.seal("n", "p", {"bomb": "a" * (MAX_PLAINTEXT_BYTES * 3)})
 
     assert len(sealed) < MAX_SEALED_LENGTH
     with pytest.raises(BadCookie):
         sealer.open("n", "p", sealed, max_age=HOUR)
+
+
+def test_a_payload_just_under_the_inflation_limit_opens(sealer: Sealer) -> None:
+    payload = {"t": "a" * (MAX_PLAINTEXT_BYTES - 20)}
+    sealed = sealer.seal("n", "p", payload)
+
+    assert sealer.open("n", "p", sealed, max_age=HOUR).payload == payload
 
 
 # -- name and purpose are part of the seal ----------------------------------------------------------------------
@@ -242,49 +245,59 @@ def test_a_value_sealed_far_in_the_future_is_refused(clock: FakeClock) -> None:
         Sealer([KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
 
 
-def test_a_value_sealed_by_a_dyno_whose_clock_is_slightly_ahead_opens() -> None:
+def test_a_value_sealed_by_an_instance_whose_clock_is_slightly_ahead_opens() -> None:
     # 0.2 s apart, but on either side of a whole second: the timestamps differ by one.
-    reader_clock = FakeClock(1_700_000_000.9)
+    reader_clock = FakeClock(START + 0.9)
     ahead = Sealer([KEY], clock=FakeClock(reader_clock() + 0.2))
     sealed = ahead.seal("n", "p", {"a": 1})
 
     assert Sealer([KEY], clock=reader_clock).open("n", "p", sealed, max_age=HOUR).payload == {"a": 1}
 
 
-# -- key rotation -----------------------------------------------------------------------------------------------
+# -- key rotation: keys oldest to newest, the newest seals ------------------------------------------------------
 
 
-def test_a_value_sealed_under_a_fallback_key_opens_and_says_so(clock: FakeClock) -> None:
+def test_a_value_sealed_under_an_older_key_opens_and_says_so(clock: FakeClock) -> None:
     sealed = Sealer([OLD_KEY], clock=clock).seal("n", "p", {"a": 1})
 
-    opened = Sealer([KEY, OLD_KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
+    opened = Sealer([OLD_KEY, KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
 
     assert opened.payload == {"a": 1}
     assert opened.stale_key is True
 
 
-def test_new_values_are_sealed_under_the_current_key(clock: FakeClock) -> None:
-    sealed = Sealer([KEY, OLD_KEY], clock=clock).seal("n", "p", {"a": 1})
+def test_new_values_are_sealed_under_the_newest_key(clock: FakeClock) -> None:
+    sealed = Sealer([OLD_KEY, KEY], clock=clock).seal("n", "p", {"a": 1})
 
     assert Sealer([KEY], clock=clock).open("n", "p", sealed, max_age=HOUR).stale_key is False
     with pytest.raises(BadCookie):
         Sealer([OLD_KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
 
 
-@pytest.mark.parametrize("keys", [[KEY], [KEY, OLD_KEY], [OLD_KEY]])
+def test_three_generations_of_keys_all_open(clock: FakeClock) -> None:
+    keys = [OTHER_KEY, OLD_KEY, KEY]
+    ring = Sealer(keys, clock=clock)
+
+    for index, key in enumerate(keys):
+        sealed = Sealer([key], clock=clock).seal("n", "p", {"generation": index})
+        opened = ring.open("n", "p", sealed, max_age=HOUR)
+        assert (opened.payload, opened.stale_key) == ({"generation": index}, key != KEY)
+
+
+@pytest.mark.parametrize("keys", [[KEY], [OLD_KEY, KEY], [OLD_KEY]])
 def test_a_value_sealed_under_an_unknown_key_is_refused(clock: FakeClock, keys: list[str]) -> None:
-    forged = Sealer([UNKNOWN_KEY], clock=clock).seal("n", "p", {"admin": True})
+    forged = Sealer([OTHER_KEY], clock=clock).seal("n", "p", {"admin": True})
 
     with pytest.raises(BadCookie):
         Sealer(keys, clock=clock).open("n", "p", forged, max_age=HOUR)
 
 
-def test_an_expired_value_under_a_fallback_key_is_expired(clock: FakeClock) -> None:
+def test_an_expired_value_under_an_older_key_is_expired(clock: FakeClock) -> None:
     sealed = Sealer([OLD_KEY], clock=clock).seal("n", "p", {"a": 1})
     clock.advance(HOUR + 1)
 
     with pytest.raises(ExpiredCookie):
-        Sealer([KEY, OLD_KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
+        Sealer([OLD_KEY, KEY], clock=clock).open("n", "p", sealed, max_age=HOUR)
 
 
 # -- compression and confidentiality ----------------------------------------------------------------------------
@@ -307,12 +320,14 @@ def test_compression_is_used_only_when_it_pays(sealer: Sealer, payload: dict[str
     assert sealer.open("n", "p", sealed, max_age=HOUR).payload == payload
 
 
-def test_compression_is_skipped_when_it_would_grow_the_value(clock: FakeClock) -> None:
-    sealer = Sealer([KEY], clock=clock)
-    sealer.compress_above = 0
-    sealed = sealer.seal("n", "p", {"a": 1})
+def test_compression_is_skipped_when_it_would_grow_the_value(sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cookies, "COMPRESS_ABOVE", 0)
+    payload = {"a": 1}
 
-    assert not is_compressed(sealed, {"a": 1})
+    sealed = sealer.seal("n", "p", payload)
+
+    assert not is_compressed(sealed, payload)
+    assert sealer.open("n", "p", sealed, max_age=HOUR).payload == payload
 
 
 def test_compression_keeps_big_repetitive_payloads_small(sealer: Sealer) -> None:
@@ -341,7 +356,6 @@ def test_the_token_cannot_be_read_from_the_sealed_value(sealer: Sealer, payload_
     assert token not in sealed
     for needle in (token.encode(), token[:12].encode(), b"accessToken"):
         assert all(needle not in part for part in decoded_parts(sealed))
-        assert needle not in base64.urlsafe_b64decode(sealed.split(".")[0] + "==")
 
 
 # -- signing short texts ----------------------------------------------------------------------------------------
@@ -361,10 +375,10 @@ def test_a_signed_text_is_bound_to_its_purpose(sealer: Sealer) -> None:
         sealer.verify("csrf", signed)
 
 
-def test_a_text_signed_under_a_fallback_key_verifies(clock: FakeClock) -> None:
+def test_a_text_signed_under_an_older_key_verifies_while_that_key_is_listed(clock: FakeClock) -> None:
     signed = Sealer([OLD_KEY], clock=clock).sign("state", "t")
 
-    assert Sealer([KEY, OLD_KEY], clock=clock).verify("state", signed)[0] == "t"
+    assert Sealer([OLD_KEY, KEY], clock=clock).verify("state", signed)[0] == "t"
     with pytest.raises(BadCookie):
         Sealer([KEY], clock=clock).verify("state", signed)
 
@@ -393,97 +407,93 @@ def test_a_sealed_cookie_is_not_a_signed_text(sealer: Sealer) -> None:
         sealer.verify("state", sealed)
 
 
-# -- cookie names and attributes --------------------------------------------------------------------------------
+def test_a_signed_text_is_not_a_sealed_cookie(sealer: Sealer) -> None:
+    signed = sealer.sign("state", "random-text")
+
+    with pytest.raises(BadCookie):
+        sealer.open("", "state", signed, max_age=HOUR)
 
 
-def set_cookie_headers(response: Response) -> list[str]:
-    return response.headers.getlist("Set-Cookie")
-
-
-def attributes(header: str) -> tuple[str, str, dict[str, str]]:
-    first, *rest = [part.strip() for part in header.split(";")]
-    name, _, value = first.partition("=")
-    found = {}
-    for item in rest:
-        key, _, attribute_value = item.partition("=")
-        found[key.lower()] = attribute_value
-    return name, value, found
+# -- cookie names and attributes, on a real werkzeug response ---------------------------------------------------
 
 
 @pytest.mark.parametrize(("secure", "expected"), [(True, "__Host-flow"), (False, "flow")])
-def test_cookie_names_get_the_host_prefix_over_https(secure: bool, expected: str) -> None:
-    assert CookiePolicy(secure=secure).name("flow") == expected
+def test_cookie_names_get_the_host_prefix_over_https_only(secure: bool, expected: str) -> None:
+    assert CookieJar(secure=secure).name("flow") == expected
+
+
+@pytest.mark.parametrize(
+    ("secure", "name", "base"),
+    [
+        (True, "__Host-acct-spotify", "acct-spotify"),
+        (True, "acct-spotify", None),
+        (False, "acct-spotify", "acct-spotify"),
+        (True, "__Host-", ""),
+    ],
+)
+def test_a_cookie_name_tells_its_base(secure: bool, name: str, base: str | None) -> None:
+    assert CookieJar(secure=secure).base_of(name) == base
 
 
 @pytest.mark.parametrize("secure", [True, False])
 def test_a_set_cookie_is_httponly_lax_on_the_whole_site_without_domain(secure: bool) -> None:
     response = Response()
-    CookiePolicy(secure=secure).set(response, "acct-spotify", "sealed.value.sig", max_age=600)
+    CookieJar(secure=secure).set(response, "acct-spotify", "sealed.value.sig", max_age=600)
 
-    [header] = set_cookie_headers(response)
-    name, value, found = attributes(header)
-    assert name == ("__Host-acct-spotify" if secure else "acct-spotify")
-    assert value == "sealed.value.sig"
-    assert "httponly" in found
-    assert found["samesite"] == "Lax"
-    assert found["path"] == "/"
-    assert found["max-age"] == "600"
-    assert "domain" not in found
-    assert ("secure" in found) is secure
+    [header] = response.headers.getlist("Set-Cookie")
+    attributes = cookie_attributes(header)
+    assert cookie_name(header) == ("__Host-acct-spotify" if secure else "acct-spotify")
+    assert header.split(";", 1)[0].split("=", 1)[1] == "sealed.value.sig"
+    assert "httponly" in attributes
+    assert attributes["samesite"] == "Lax"
+    assert attributes["path"] == "/"
+    assert attributes["max-age"] == "600"
+    assert "domain" not in attributes
+    assert ("secure" in attributes) is secure
 
 
 def test_a_negative_lifetime_is_written_as_zero() -> None:
     response = Response()
-    CookiePolicy(secure=True).set(response, "flow", "v", max_age=-5)
+    CookieJar(secure=True).set(response, "flow", "v", max_age=-5)
 
-    [header] = set_cookie_headers(response)
-    assert attributes(header)[2]["max-age"] == "0"
+    [header] = response.headers.getlist("Set-Cookie")
+    assert cookie_attributes(header)["max-age"] == "0"
 
 
 @pytest.mark.parametrize("secure", [True, False])
-def test_a_deleted_cookie_uses_the_same_name_and_attributes(secure: bool) -> None:
-    policy = CookiePolicy(secure=secure)
+def test_a_deleted_cookie_uses_the_same_name_and_attributes_and_max_age_0(secure: bool) -> None:
+    jar = CookieJar(secure=secure)
     response = Response()
-    policy.set(response, "flow", "v", max_age=600)
-    policy.delete(response, "flow")
+    jar.set(response, "flow", "v", max_age=600)
+    jar.delete(response, "flow")
 
-    set_header, delete_header = set_cookie_headers(response)
-    set_name, _, set_attributes = attributes(set_header)
-    delete_name, delete_value, delete_attributes = attributes(delete_header)
-    assert delete_name == set_name
-    assert delete_value == ""
+    set_header, delete_header = response.headers.getlist("Set-Cookie")
+    set_attributes, delete_attributes = cookie_attributes(set_header), cookie_attributes(delete_header)
+    assert cookie_name(delete_header) == cookie_name(set_header)
+    assert delete_header.split(";", 1)[0] == f"{jar.name('flow')}="
     assert delete_attributes["max-age"] == "0"
     for attribute in ("path", "samesite", "httponly", "secure", "domain"):
-        assert (attribute in delete_attributes) == (attribute in set_attributes), attribute
         assert delete_attributes.get(attribute) == set_attributes.get(attribute), attribute
 
 
 def test_a_sealed_value_survives_the_cookie_header_round_trip(sealer: Sealer) -> None:
     payload = {"name": 'Zoë; O\'Brien="x"', "t": ACCESS_TOKEN}
     response = Response()
-    policy = CookiePolicy(secure=True)
-    policy.set(response, "acct-spotify", sealer.seal("acct-spotify", "account", payload), max_age=600)
+    jar = CookieJar(secure=True)
+    jar.set(response, "acct-spotify", sealer.seal("acct-spotify", "account", payload), max_age=600)
 
-    name, value, _ = attributes(set_cookie_headers(response)[0])
-    cookies = parse_cookie(f"{name}={value}")
+    [header] = response.headers.getlist("Set-Cookie")
+    received = parse_cookie(header.split(";", 1)[0])
 
-    opened = sealer.open("acct-spotify", "account", cookies[policy.name("acct-spotify")], max_age=HOUR)
-    assert opened.payload == payload
+    assert sealer.open("acct-spotify", "account", received[jar.name("acct-spotify")], max_age=HOUR).payload == payload
 
 
-@pytest.mark.parametrize("value", ['with"quote', "with;semicolon", "with space", "line\r\nSet-Cookie: evil=1", "zoë"])
-def test_a_value_that_would_need_quoting_is_never_written(value: str) -> None:
+@pytest.mark.parametrize("value", ["line\r\nSet-Cookie: evil=1", "a\nb", "a\rb"])
+def test_no_value_can_split_the_header(value: str) -> None:
     response = Response()
 
-    with pytest.raises(ValueError, match="quoting"):
-        CookiePolicy(secure=True).set(response, "flow", value, max_age=600)
-    assert set_cookie_headers(response) == []
+    CookieJar(secure=True).set(response, "flow", value, max_age=600)
 
-
-@pytest.mark.parametrize("base", ["acct-a b", "acct-x;y=1", 'acct-"q"', "acct-\r\nX-Evil: 1", ""])
-def test_a_name_no_browser_could_have_sent_is_not_deleted(base: str) -> None:
-    response = Response()
-
-    CookiePolicy(secure=False).delete(response, base)
-
-    assert set_cookie_headers(response) == []
+    for header in response.headers.getlist("Set-Cookie"):
+        assert "\r" not in header
+        assert "\n" not in header

@@ -25,24 +25,10 @@ from callback_app.simulator import (
     create_simulator_app,
     fake_auth_data,
 )
+from tests.support.clock import FakeClock
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 RETURN_URL = "https://app.example/callback?flow=abc&next=%2Fhome"
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -163,6 +149,25 @@ def test_login_page_shows_both_buttons_and_keeps_the_flags_in_the_form(client: F
     assert "style=" not in page
 
 
+def test_login_page_explains_what_the_name_field_does(client: FlaskClient) -> None:
+    page = client.get("/auth/simulator/spotify/auth?returnUrl=https://app.example/cb").text
+
+    assert '<label for="user_key">Simulated account</label>' in page
+    assert 'aria-describedby="user_key_help"' in page
+    assert 'id="user_key_help"' in page
+    assert "not a real account and needs no password" in page
+    assert "same made-up person" in page
+
+
+def test_the_name_field_logs_in_as_the_same_user_again(client: FlaskClient) -> None:
+    first = log_in(client, user_key="ada")
+    again = log_in(client, user_key="  ada  ")
+    someone_new = log_in(client, user_key="")
+
+    assert first["integrationUserUUID"] == again["integrationUserUUID"]
+    assert someone_new["integrationUserUUID"] != first["integrationUserUUID"]
+
+
 def test_unknown_service_type_shows_its_raw_name(client: FlaskClient) -> None:
     response = client.get("/auth/simulator/newService/auth?returnUrl=https://app.example/cb")
 
@@ -243,7 +248,7 @@ def test_token_works_once(client: FlaskClient) -> None:
 @pytest.mark.parametrize(("age", "status"), [(59.999, 200), (60.0, 401), (3600.0, 401)])
 def test_token_expires_token_ttl_after_issue(client: FlaskClient, clock: FakeClock, age: float, status: int) -> None:
     login = log_in(client)
-    clock.now += age
+    clock.advance(age)
 
     assert exchange_token(client, login).status_code == status
 
@@ -251,7 +256,7 @@ def test_token_expires_token_ttl_after_issue(client: FlaskClient, clock: FakeClo
 def test_token_ttl_is_adjustable(client: FlaskClient, simulator: Simulator, clock: FakeClock) -> None:
     simulator.token_ttl = 5.0
     login = log_in(client)
-    clock.now += 5.0
+    clock.advance(5.0)
 
     assert exchange_token(client, login).status_code == 401
 
@@ -283,7 +288,7 @@ def test_bad_credentials_are_401(client: FlaskClient, authorization: str) -> Non
 def test_client_credentials_fetch_fresh_auth_data(client: FlaskClient, clock: FakeClock) -> None:
     login = log_in(client)
     first = exchange_token(client, login).json["integrationUser"]
-    clock.now += 7200
+    clock.advance(7200)
 
     response = exchange(client, login["integrationUserUUID"], basic("simulator-client", "simulator-secret"))
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ from werkzeug.wrappers import Request, Response
 from tests.support.nginx import Nginx
 from tests.support.servers import (
     STOP_TIMEOUT,
+    GunicornApp,
     LogCollector,
     ThreadedServer,
     free_port,
     kill_group,
     start_logged,
     stop_process_group,
+    wait_until,
 )
 
 _LISTENING = re.compile(r"simulator listening on (http://\S+)")
@@ -209,3 +212,36 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@dataclass
+class Fleet:
+    """App instances behind one round-robin router, all with PUBLIC_URL = the router's address."""
+
+    router: Router
+    instances: list[GunicornApp]
+
+    def served_by(self, response: requests.Response) -> int:
+        """Which instance answered: the one whose own log has the router's request id."""
+        request_id = response.headers["X-Request-ID"]
+        needle = f"request_id={request_id} "
+        assert wait_until(lambda: any(needle in app.logs.text() for app in self.instances)), request_id
+        [index] = [index for index, app in enumerate(self.instances) if needle in app.logs.text()]
+        return index
+
+    def describe(self) -> str:
+        """Every instance's output, for a failure message."""
+        return "\n".join(f"--- instance {index}:\n{app.logs.text()}" for index, app in enumerate(self.instances))
+
+    def upstream_of(self, response: requests.Response) -> str:
+        """Where the router says it sent the request (its access log)."""
+        request_id = response.headers["X-Request-ID"]
+        path = self.router.directory / "access.log"
+        lines: list[str] = []
+
+        def logged() -> bool:
+            lines[:] = [line for line in path.read_text().splitlines() if line.startswith(f"{request_id} ")]
+            return bool(lines)
+
+        assert wait_until(logged), request_id
+        return lines[0].rsplit("upstream=", 1)[1]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from werkzeug.wrappers import Response
 
-from callback_app.cookies import CookiePolicy, Sealer
+from callback_app.cookies import CookieJar, Sealer
 from callback_app.errors import (
     CallbackError,
     FlowExpired,
@@ -16,62 +17,54 @@ from callback_app.errors import (
     MalformedCallback,
     StateMismatch,
 )
-from callback_app.flow import ANY_SERVICE, FLOW_COOKIE, FLOW_LIFETIME, SPENT_COOKIE, Flow, LoginFlows
+from callback_app.login.flows import (
+    ANY_SERVICE,
+    CLAIMED,
+    FLOW_COOKIE,
+    FLOW_LIFETIME,
+    SPENT_COOKIE,
+    Flow,
+    LoginFlows,
+    NoLedger,
+)
 from tests.support.clock import FakeClock
-
-KEY = "current-secret-key-0123456789-abcdefghijkl"
-OLD_KEY = "previous-secret-key-0123456789-abcdefghijk"
-OTHER_KEY = "another-apps-secret-key-0123456789-abcdefg"
+from tests.unit.helpers import KEY, OLD_KEY, OTHER_KEY, BrowserCookies
 
 
-class Browser:
-    """A cookie jar that takes Set-Cookie headers the way a browser does (Max-Age=0 removes)."""
+class RecordingLedger(NoLedger):
+    """Cookie mode's ledger, remembering which flows it was told about."""
 
     def __init__(self) -> None:
-        self.cookies: dict[str, str] = {}
+        self.opened: list[str] = []
 
-    def receive(self, response: Response) -> list[dict[str, str]]:
-        received = []
-        for header in response.headers.getlist("Set-Cookie"):
-            first, *attributes = [part.strip() for part in header.split(";")]
-            name, _, value = first.partition("=")
-            cookie = {"name": name, "value": value}
-            for attribute in attributes:
-                key, _, attribute_value = attribute.partition("=")
-                cookie[key.lower()] = attribute_value
-            received.append(cookie)
-            if cookie.get("max-age") == "0":
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
-        return received
+    def open(self, key: str) -> None:
+        self.opened.append(key)
 
 
 class App:
     """The app's login flows over one key ring, clock and https setting."""
 
     def __init__(self, clock: FakeClock, *, keys: tuple[str, ...] = (KEY,), secure: bool = True) -> None:
-        self.policy = CookiePolicy(secure=secure)
-        self.flows = LoginFlows(sealer=Sealer(keys, clock=clock), policy=self.policy, clock=clock)
+        self.ledger = RecordingLedger()
+        self.flows = LoginFlows(
+            sealer=Sealer(keys, clock=clock), jar=CookieJar(secure=secure), ledger=self.ledger, clock=clock
+        )
 
-    def start(self, visitor: Browser, service: str | None = "spotify", next_path: str = "/") -> Flow:
+    def start(
+        self, visitor: BrowserCookies, service: str | None = "spotify", next_url: str = "/", attempt: str = ""
+    ) -> Flow:
         response = Response()
-        flow = self.flows.start(response, service, next_path)
+        flow = self.flows.start(response, service, next_url, attempt)
         visitor.receive(response)
         return flow
 
-    def finish(self, visitor: Browser, flow: Flow) -> list[dict[str, str]]:
+    def finish(self, visitor: BrowserCookies, flow: Flow, service: str = "spotify") -> dict[str, dict[str, str]]:
         response = Response()
-        self.flows.finish(response, flow)
+        self.flows.finish(response, flow, service)
         return visitor.receive(response)
 
-    def come_back(self, visitor: Browser, state: str | None) -> Flow:
+    def come_back(self, visitor: BrowserCookies, state: str | None) -> Flow:
         return self.flows.bind(visitor.cookies, state)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000.0)
 
 
 @pytest.fixture
@@ -80,31 +73,40 @@ def app(clock: FakeClock) -> App:
 
 
 @pytest.fixture
-def visitor() -> Browser:
-    return Browser()
+def visitor() -> BrowserCookies:
+    return BrowserCookies()
 
 
 # -- the happy path ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("service", "next_path", "expected_service"),
-    [("spotify", "/", "spotify"), ("tidal", "/accounts?tab=1", "tidal"), (None, "/", ANY_SERVICE)],
+    ("service", "next_url", "attempt", "expected_service"),
+    [
+        ("spotify", "/", "", "spotify"),
+        ("tidal", "/accounts?tab=1", "", "tidal"),
+        (None, "/", "", ANY_SERVICE),
+        ("deezer", "https://www.example.com/after", "", "deezer"),
+        ("spotify", "/popup/done", "popup-attempt-0123456789", "spotify"),
+    ],
 )
 def test_the_browser_that_started_the_login_comes_back_to_it(
-    app: App, visitor: Browser, service: str | None, next_path: str, expected_service: str
+    app: App, service: str | None, next_url: str, attempt: str, expected_service: str
 ) -> None:
-    flow = app.start(visitor, service, next_path)
+    visitor = BrowserCookies()
+    flow = app.start(visitor, service, next_url, attempt)
 
-    assert app.come_back(visitor, flow.state) == Flow(state=flow.state, service=expected_service, next_path=next_path)
+    assert app.come_back(visitor, flow.state) == Flow(
+        state=flow.state, service=expected_service, next_url=next_url, attempt=attempt
+    )
 
 
-def test_starting_a_login_sets_one_short_lived_protected_flow_cookie(app: App, visitor: Browser) -> None:
+def test_starting_a_login_sets_one_short_lived_protected_flow_cookie(app: App, visitor: BrowserCookies) -> None:
     response = Response()
     app.flows.start(response, "spotify", "/")
 
-    [cookie] = visitor.receive(response)
-    assert cookie["name"] == "__Host-flow"
+    [(name, cookie)] = visitor.receive(response).items()
+    assert name == "__Host-flow"
     assert cookie["max-age"] == str(FLOW_LIFETIME) == "600"
     assert cookie["path"] == "/"
     assert cookie["samesite"] == "Lax"
@@ -112,7 +114,7 @@ def test_starting_a_login_sets_one_short_lived_protected_flow_cookie(app: App, v
     assert "domain" not in cookie
 
 
-def test_the_state_is_long_random_and_url_safe(app: App, visitor: Browser) -> None:
+def test_the_state_is_long_random_and_url_safe(app: App, visitor: BrowserCookies) -> None:
     states = {app.start(visitor).state for _ in range(20)}
 
     assert len(states) == 20
@@ -121,7 +123,7 @@ def test_the_state_is_long_random_and_url_safe(app: App, visitor: Browser) -> No
         assert re.fullmatch(r"[A-Za-z0-9_.-]+", state)
 
 
-def test_the_flow_cookie_reveals_neither_state_nor_next_path(app: App, visitor: Browser) -> None:
+def test_the_flow_cookie_reveals_neither_state_nor_next_url(app: App, visitor: BrowserCookies) -> None:
     flow = app.start(visitor, "spotify", "/secret-next-path")
     value = visitor.cookies["__Host-flow"]
 
@@ -129,14 +131,31 @@ def test_the_flow_cookie_reveals_neither_state_nor_next_path(app: App, visitor: 
     assert "secret-next-path" not in value
 
 
-def test_a_login_finished_within_ten_minutes_is_bound(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_the_server_learns_of_a_flow_by_a_key_that_does_not_reveal_its_state(app: App, visitor: BrowserCookies) -> None:
+    flow = app.start(visitor)
+
+    assert app.ledger.opened == [flow.key]
+    assert re.fullmatch(r"[0-9a-f]{64}", flow.key)
+    assert flow.state not in flow.key
+    assert Flow(state=flow.state, service="other", next_url="/x").key == flow.key
+
+
+def test_cookie_mode_lets_every_bound_callback_try_its_exchange() -> None:
+    ledger = NoLedger()
+
+    assert ledger.claim("any") == CLAIMED
+    assert ledger.claim("any") == CLAIMED
+    assert ledger.wait("any", 10, FakeClock()) is None
+
+
+def test_a_login_finished_within_ten_minutes_is_bound(app: App, visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = app.start(visitor)
     clock.advance(FLOW_LIFETIME)
 
     assert app.come_back(visitor, flow.state).state == flow.state
 
 
-def test_binding_changes_nothing_so_it_can_be_checked_again(app: App, visitor: Browser) -> None:
+def test_binding_changes_nothing_so_it_can_be_checked_again(app: App, visitor: BrowserCookies) -> None:
     flow = app.start(visitor)
     before = dict(visitor.cookies)
 
@@ -150,7 +169,7 @@ def test_binding_changes_nothing_so_it_can_be_checked_again(app: App, visitor: B
 
 
 @pytest.mark.parametrize("state", [None, ""])
-def test_a_callback_without_state_is_malformed(app: App, visitor: Browser, state: str | None) -> None:
+def test_a_callback_without_state_is_malformed(app: App, visitor: BrowserCookies, state: str | None) -> None:
     app.start(visitor)
 
     with pytest.raises(MalformedCallback):
@@ -172,22 +191,22 @@ def test_a_callback_without_state_is_malformed(app: App, visitor: Browser, state
     ],
     ids=["truncated", "appended", "first-changed", "separators", "unsigned", "reversed", "crlf", "non-ascii", "huge"],
 )
-def test_a_tampered_state_is_malformed(app: App, visitor: Browser, tamper: object) -> None:
+def test_a_tampered_state_is_malformed(app: App, visitor: BrowserCookies, tamper: Callable[[str], str]) -> None:
     flow = app.start(visitor)
 
     with pytest.raises(MalformedCallback):
-        app.come_back(visitor, tamper(flow.state))  # type: ignore[operator]
+        app.come_back(visitor, tamper(flow.state))
 
 
-def test_a_state_signed_by_another_app_is_malformed(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_a_state_signed_by_another_app_is_malformed(app: App, visitor: BrowserCookies, clock: FakeClock) -> None:
     app.start(visitor)
-    foreign = App(clock, keys=(OTHER_KEY,)).start(Browser())
+    foreign = App(clock, keys=(OTHER_KEY,)).start(BrowserCookies())
 
     with pytest.raises(MalformedCallback):
         app.come_back(visitor, foreign.state)
 
 
-def test_a_state_from_an_earlier_login_in_this_browser_is_a_mismatch(app: App, visitor: Browser) -> None:
+def test_a_state_from_an_earlier_login_in_this_browser_is_a_mismatch(app: App, visitor: BrowserCookies) -> None:
     first = app.start(visitor)
     second = app.start(visitor)
 
@@ -196,22 +215,22 @@ def test_a_state_from_an_earlier_login_in_this_browser_is_a_mismatch(app: App, v
     assert app.come_back(visitor, second.state) == second
 
 
-def test_a_state_from_another_browser_is_a_mismatch_here(app: App, visitor: Browser) -> None:
+def test_a_state_from_another_browser_is_a_mismatch_here(app: App, visitor: BrowserCookies) -> None:
     app.start(visitor)
-    other = app.start(Browser())
+    other = app.start(BrowserCookies())
 
     with pytest.raises(StateMismatch):
         app.come_back(visitor, other.state)
 
 
 def test_a_callback_in_a_browser_that_started_nothing_is_missing_its_flow(app: App) -> None:
-    flow = app.start(Browser())
+    flow = app.start(BrowserCookies())
 
     with pytest.raises(FlowMissing):
-        app.come_back(Browser(), flow.state)
+        app.come_back(BrowserCookies(), flow.state)
 
 
-def test_a_replayed_callback_is_named_as_one(app: App, visitor: Browser) -> None:
+def test_a_replayed_callback_is_named_as_one(app: App, visitor: BrowserCookies) -> None:
     flow = app.start(visitor)
     app.come_back(visitor, flow.state)
     app.finish(visitor, flow)
@@ -220,7 +239,7 @@ def test_a_replayed_callback_is_named_as_one(app: App, visitor: Browser) -> None
         app.come_back(visitor, flow.state)
 
 
-def test_a_replay_after_a_new_login_started_is_still_a_replay(app: App, visitor: Browser) -> None:
+def test_a_replay_after_a_new_login_started_is_still_a_replay(app: App, visitor: BrowserCookies) -> None:
     used = app.start(visitor)
     app.finish(visitor, used)
     app.start(visitor)
@@ -229,7 +248,7 @@ def test_a_replay_after_a_new_login_started_is_still_a_replay(app: App, visitor:
         app.come_back(visitor, used.state)
 
 
-def test_only_the_last_finished_state_is_remembered_as_spent(app: App, visitor: Browser) -> None:
+def test_only_the_last_finished_state_is_remembered_as_spent(app: App, visitor: BrowserCookies) -> None:
     first = app.start(visitor)
     app.finish(visitor, first)
     second = app.start(visitor)
@@ -243,7 +262,7 @@ def test_only_the_last_finished_state_is_remembered_as_spent(app: App, visitor: 
 
 @pytest.mark.parametrize(("elapsed", "error"), [(FLOW_LIFETIME, FlowMissing), (FLOW_LIFETIME + 1, FlowExpired)])
 def test_an_old_state_without_its_cookie_has_expired(
-    app: App, visitor: Browser, clock: FakeClock, elapsed: int, error: type[CallbackError]
+    app: App, visitor: BrowserCookies, clock: FakeClock, elapsed: int, error: type[CallbackError]
 ) -> None:
     flow = app.start(visitor)
     visitor.cookies.clear()  # the browser dropped the cookie at Max-Age
@@ -253,7 +272,7 @@ def test_an_old_state_without_its_cookie_has_expired(
         app.come_back(visitor, flow.state)
 
 
-def test_an_expired_flow_cookie_means_an_expired_flow(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_an_expired_flow_cookie_means_an_expired_flow(app: App, visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = app.start(visitor)
     clock.advance(FLOW_LIFETIME + 1)
 
@@ -262,7 +281,7 @@ def test_an_expired_flow_cookie_means_an_expired_flow(app: App, visitor: Browser
 
 
 def test_a_replay_long_after_is_expired_once_the_spent_marker_is_gone(
-    app: App, visitor: Browser, clock: FakeClock
+    app: App, visitor: BrowserCookies, clock: FakeClock
 ) -> None:
     flow = app.start(visitor)
     app.finish(visitor, flow)
@@ -272,7 +291,7 @@ def test_a_replay_long_after_is_expired_once_the_spent_marker_is_gone(
         app.come_back(visitor, flow.state)
 
 
-def test_a_flow_cookie_sealed_under_another_key_is_missing(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_a_flow_cookie_sealed_under_another_key_is_missing(app: App, visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = app.start(visitor)
     App(clock, keys=(OTHER_KEY,)).start(visitor)
 
@@ -283,7 +302,7 @@ def test_a_flow_cookie_sealed_under_another_key_is_missing(app: App, visitor: Br
 @pytest.mark.parametrize(
     "value", ["", "garbage", "a.b.c", "x" * 5000], ids=["empty", "garbage", "three-parts", "oversize"]
 )
-def test_a_damaged_flow_cookie_is_missing(app: App, visitor: Browser, value: str) -> None:
+def test_a_damaged_flow_cookie_is_missing(app: App, visitor: BrowserCookies, value: str) -> None:
     flow = app.start(visitor)
     visitor.cookies["__Host-flow"] = value
 
@@ -291,7 +310,7 @@ def test_a_damaged_flow_cookie_is_missing(app: App, visitor: Browser, value: str
         app.come_back(visitor, flow.state)
 
 
-def test_a_spent_marker_moved_into_the_flow_cookie_is_missing(app: App, visitor: Browser) -> None:
+def test_a_spent_marker_moved_into_the_flow_cookie_is_missing(app: App, visitor: BrowserCookies) -> None:
     flow = app.start(visitor)
     app.finish(visitor, flow)
     visitor.cookies["__Host-flow"] = visitor.cookies["__Host-flow-spent"]
@@ -300,10 +319,10 @@ def test_a_spent_marker_moved_into_the_flow_cookie_is_missing(app: App, visitor:
         app.come_back(visitor, flow.state)
 
 
-def test_a_forged_spent_marker_is_ignored(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_a_forged_spent_marker_is_ignored(app: App, visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = app.start(visitor)
     visitor.cookies.clear()
-    forger = Browser()
+    forger = BrowserCookies()
     App(clock, keys=(OTHER_KEY,)).finish(forger, flow)
     visitor.cookies.update(forger.cookies)
 
@@ -311,7 +330,9 @@ def test_a_forged_spent_marker_is_ignored(app: App, visitor: Browser, clock: Fak
         app.come_back(visitor, flow.state)
 
 
-def test_cookies_without_the_host_prefix_are_ignored_over_https(app: App, visitor: Browser, clock: FakeClock) -> None:
+def test_cookies_without_the_host_prefix_are_ignored_over_https(
+    app: App, visitor: BrowserCookies, clock: FakeClock
+) -> None:
     plain = App(clock, secure=False)
     flow = plain.start(visitor)
 
@@ -320,7 +341,7 @@ def test_cookies_without_the_host_prefix_are_ignored_over_https(app: App, visito
         app.come_back(visitor, flow.state)
 
 
-def test_plain_http_on_this_machine_uses_plain_names(clock: FakeClock, visitor: Browser) -> None:
+def test_plain_http_on_this_machine_uses_plain_names(clock: FakeClock, visitor: BrowserCookies) -> None:
     app = App(clock, secure=False)
     flow = app.start(visitor)
 
@@ -332,36 +353,47 @@ def test_plain_http_on_this_machine_uses_plain_names(clock: FakeClock, visitor: 
 # -- finishing --------------------------------------------------------------------------------------------------
 
 
-def test_finishing_clears_the_flow_cookie_and_remembers_the_state(app: App, visitor: Browser) -> None:
+def test_finishing_clears_the_flow_cookie_and_remembers_the_state(app: App, visitor: BrowserCookies) -> None:
     flow = app.start(visitor)
 
-    deleted, spent = app.finish(visitor, flow)
+    written = app.finish(visitor, flow)
 
-    assert deleted["name"] == "__Host-flow"
+    deleted, spent = written["__Host-flow"], written["__Host-flow-spent"]
     assert deleted["max-age"] == "0"
     assert deleted["value"] == ""
     assert {"secure", "httponly"} <= set(deleted)
     assert deleted["path"] == "/"
-    assert spent["name"] == "__Host-flow-spent"
     assert spent["max-age"] == "600"
     assert flow.state not in spent["value"]
     assert set(visitor.cookies) == {"__Host-flow-spent"}
 
 
+@pytest.mark.parametrize(("asked", "came_back"), [("spotify", "spotify"), (None, "tidal")])
+def test_a_finished_login_remembers_the_service_it_connected(
+    app: App, visitor: BrowserCookies, asked: str | None, came_back: str
+) -> None:
+    flow = app.start(visitor, asked)
+    other = app.start(BrowserCookies())
+    app.finish(visitor, flow, came_back)
+
+    assert app.flows.spent_service(visitor.cookies, flow.state) == came_back
+    assert app.flows.spent_service(visitor.cookies, other.state) is None
+    assert app.flows.spent_service({}, flow.state) is None
+
+
 @pytest.mark.parametrize("value", ["expired-or-forged", "x.y.z"])
-def test_discarding_deletes_an_unusable_flow_cookie(app: App, visitor: Browser, value: str) -> None:
+def test_discarding_deletes_an_unusable_flow_cookie(app: App, visitor: BrowserCookies, value: str) -> None:
     visitor.cookies["__Host-flow"] = value
     response = Response()
 
     app.flows.discard(visitor.cookies, response)
 
-    [deleted] = visitor.receive(response)
-    assert deleted["name"] == "__Host-flow"
-    assert deleted["max-age"] == "0"
+    written = visitor.receive(response)
+    assert written["__Host-flow"]["max-age"] == "0"
     assert visitor.cookies == {}
 
 
-def test_discarding_without_a_flow_cookie_writes_nothing(app: App, visitor: Browser) -> None:
+def test_discarding_without_a_flow_cookie_writes_nothing(app: App, visitor: BrowserCookies) -> None:
     visitor.cookies["__Host-flow-spent"] = "spent"
     response = Response()
 
@@ -373,14 +405,14 @@ def test_discarding_without_a_flow_cookie_writes_nothing(app: App, visitor: Brow
 # -- key rotation -----------------------------------------------------------------------------------------------
 
 
-def test_a_login_started_before_a_key_rotation_still_finishes(visitor: Browser, clock: FakeClock) -> None:
+def test_a_login_started_before_a_key_rotation_still_finishes(visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = App(clock, keys=(OLD_KEY,)).start(visitor)
-    rotated = App(clock, keys=(KEY, OLD_KEY))
+    rotated = App(clock, keys=(OLD_KEY, KEY))
 
     assert rotated.come_back(visitor, flow.state) == flow
 
 
-def test_a_login_started_before_the_old_key_was_dropped_is_refused(visitor: Browser, clock: FakeClock) -> None:
+def test_a_login_started_before_the_old_key_was_dropped_is_refused(visitor: BrowserCookies, clock: FakeClock) -> None:
     flow = App(clock, keys=(OLD_KEY,)).start(visitor)
 
     with pytest.raises(MalformedCallback):
@@ -388,7 +420,8 @@ def test_a_login_started_before_the_old_key_was_dropped_is_refused(visitor: Brow
 
 
 @pytest.mark.parametrize("error", [MalformedCallback, FlowMissing, FlowExpired, FlowReplayed, StateMismatch])
-def test_every_unbound_callback_is_a_400(error: type[CallbackError]) -> None:
+def test_every_unbound_callback_is_a_400_that_offers_to_try_again(error: type[CallbackError]) -> None:
     assert issubclass(error, CallbackError)
     assert error.status == 400
     assert error.code
+    assert error.restarts_login
