@@ -41,8 +41,9 @@ from callback_app.types import Clock
 CONNECTED = "connected"
 # A repeat waits for its first copy at most this long: the exchange's deadline and a margin.
 REPEAT_WAIT = EXCHANGE_DEADLINE + 5
-# A finished login stays known this long in its worker, for a repeat whose browser lost the answer.
-FINISHED_KEPT = 60
+# A finished login stays known this long in its worker, for a repeat whose browser lost the answer
+# (a retry or a reload comes within seconds; the outcome holds tokens, so not longer).
+FINISHED_KEPT = 15
 
 
 @dataclass(frozen=True)

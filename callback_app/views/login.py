@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 from werkzeug.wrappers import Response
 
 from callback_app.context import get_parts, get_session
@@ -17,7 +17,6 @@ from callback_app.views.hooks import mark_popup_page, record_outcome
 
 bp = Blueprint("login", __name__)
 POPUP_MODE = "popup"
-POPUP_DONE = "/popup/done"
 
 
 def check_csrf() -> None:
@@ -43,7 +42,9 @@ def start_login(service: str | None) -> Response:
     attempt = request.form.get("attempt", "") if request.form.get("mode") == POPUP_MODE else ""
     if attempt and not parts.attempts.valid_id(attempt):
         raise RequestError()
-    next_url = POPUP_DONE if attempt else safe_next(request.form.get("next"), parts.settings.allowed_origins)
+    next_url = (
+        url_for("pages.popup_done") if attempt else safe_next(request.form.get("next"), parts.settings.allowed_origins)
+    )
     response = Response(status=303)
     response.location = parts.logins.start(response, get_session(), service, next_url, attempt)
     if attempt:
