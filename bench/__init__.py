@@ -1,1 +1,1 @@
-"""Benchmarks for issue #4 (burst-proof exchanges), kept apart from the test suite: ``python -m bench``."""
+"""Benchmarks of callback_app, kept apart from the test suite: ``python -m bench`` (see bench/README.md)."""

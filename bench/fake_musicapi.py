@@ -1,15 +1,13 @@
 """A minimal MusicAPI for benchmarks: the exchange endpoint on bare gevent, no Flask.
 
-Why not the simulator: on this machine it costs about 0.9 ms of CPU per exchange (Flask,
-per-user fake data), so during a throughput run it would take a good share of the two cores
-the app is measured on. This fake costs a fraction of that and holds thousands of slow
-requests (one greenlet each). Logins are minted by the load client (bench/tokens.py).
+Why not the simulator: it answers through Flask with per-user fake data, so during a throughput run it
+would take a good share of the two cores the app is measured on. This fake costs a fraction of that and
+holds thousands of slow requests (one greenlet each). Logins are minted by the load client (bench/tokens.py).
 
     python -m bench.fake_musicapi --port 0 --latency 0.5 --token-ttl 60 --secret HEX
 
-``POST /_control`` takes JSON ``{"latency": s, "token_ttl": s, "record": bool}``;
-``GET /_control/stats`` returns counters; ``POST /_control/arrivals`` returns and clears the
-arrival time of each recorded exchange (UUID -> epoch seconds, taken before anything else).
+``POST /_control`` takes JSON ``{"latency": s, "token_ttl": s}``; ``GET /_control/stats`` returns the
+counts of exchanges answered, by outcome.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ from gevent.pywsgi import WSGIServer
 from bench.tokens import token_issued_at
 
 EXCHANGE_PREFIX = "/api/public/integrations/user/"
-MAX_RECORDED = 50_000
 LISTEN_BACKLOG = 4096
 PRUNE_SPENT_ABOVE = 20_000
 ALPHABET = string.ascii_letters + string.digits + "-_"
@@ -44,10 +41,8 @@ class FakeMusicApi:
         self.secret = secret
         self.latency = latency
         self.token_ttl = token_ttl
-        self.record = False
-        self.arrivals: dict[str, float] = {}
         self.spent: dict[str, float] = {}
-        self.stats = {"ok": 0, "expired": 0, "replayed": 0, "invalid": 0, "in_flight": 0, "max_in_flight": 0}
+        self.stats = {"ok": 0, "expired": 0, "replayed": 0, "invalid": 0}
         # Not security sensitive: fake tokens of Spotify's sizes, made once.
         generator = random.Random(4)
         self.auth_data = [
@@ -59,37 +54,23 @@ class FakeMusicApi:
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        arrived = time.time()
         path = environ.get("PATH_INFO", "")
         if path.startswith(EXCHANGE_PREFIX):
-            return self.exchange(path[len(EXCHANGE_PREFIX) :], environ, start_response, arrived)
+            return self.exchange(path[len(EXCHANGE_PREFIX) :], environ, start_response)
         if path == "/_control" and environ["REQUEST_METHOD"] == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             settings = json.loads(environ["wsgi.input"].read(length) or b"{}")
             self.latency = float(settings.get("latency", self.latency))
             self.token_ttl = float(settings.get("token_ttl", self.token_ttl))
-            self.record = bool(settings.get("record", self.record))
             return respond(start_response, 200, {"latency": self.latency, "token_ttl": self.token_ttl})
         if path == "/_control/stats":
             return respond(start_response, 200, self.stats)
-        if path == "/_control/arrivals" and environ["REQUEST_METHOD"] == "POST":
-            arrivals, self.arrivals = self.arrivals, {}
-            return respond(start_response, 200, arrivals)
         return respond(start_response, 404, {"error": "not_found"})
 
-    def exchange(
-        self, user_uuid: str, environ: dict[str, Any], start_response: StartResponse, arrived: float
-    ) -> Iterable[bytes]:
-        if self.record and len(self.arrivals) < MAX_RECORDED:
-            self.arrivals[user_uuid] = arrived
-        self.stats["in_flight"] += 1
-        self.stats["max_in_flight"] = max(self.stats["max_in_flight"], self.stats["in_flight"])
-        try:
-            if self.latency > 0:
-                gevent.sleep(self.latency)
-            return self.answer(user_uuid, environ.get("HTTP_AUTHORIZATION", ""), start_response)
-        finally:
-            self.stats["in_flight"] -= 1
+    def exchange(self, user_uuid: str, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.latency > 0:
+            gevent.sleep(self.latency)
+        return self.answer(user_uuid, environ.get("HTTP_AUTHORIZATION", ""), start_response)
 
     def answer(self, user_uuid: str, authorization: str, start_response: StartResponse) -> Iterable[bytes]:
         # Checked after the latency, as the simulator does: the token must still be alive when answered.
@@ -135,8 +116,8 @@ def listener(port: int) -> gevent.socket.socket:
     """A loopback listener whose connections skip Nagle's algorithm.
 
     gevent's pywsgi sends the head and the body of a response in two writes; with Nagle on,
-    the body waits for the client's delayed ACK, adding 40 ms to every answer on Linux.
-    Accepted sockets inherit TCP_NODELAY from the listener.
+    the body waits for the client's delayed ACK on every answer. Accepted sockets inherit
+    TCP_NODELAY from the listener.
     """
     sock = gevent.socket.socket(gevent.socket.AF_INET, gevent.socket.SOCK_STREAM)
     sock.setsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_REUSEADDR, 1)

@@ -1,14 +1,15 @@
-"""In-process micro-benchmarks: sealing and opening an account cookie, and one callback's own CPU.
+"""One callback's own CPU, in-process: ``create_app``, Flask's test client, and the exchange answered at
+once by the fake MusicAPI in a process of its own (so its work is not counted here).
 
-``python -m bench.micro`` prints one JSON line; ``--profile`` also prints the cProfile top of
-the callback loop to stderr (what to look at when a cost target is missed).
+``python -m bench.micro`` prints one JSON line; ``--profile`` also prints the cProfile top of the
+callback loop to stderr (what to look at when the target is missed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
-import dataclasses
 import io
 import json
 import os
@@ -17,161 +18,135 @@ import secrets
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Flask
-from werkzeug.wrappers import Response
 
+from bench.processes import start_fake_musicapi
 from bench.tokens import SERVICE, new_login
-from callback_app.app import EXTENSION, Parts, create_app
-from callback_app.config import Settings
-from callback_app.cookies import Sealer
-from callback_app.musicapi import IntegrationUser, LoginResult
-from callback_app.session import ACCOUNT_PREFIX, ACCOUNT_PURPOSE, IDLE_TIMEOUT, Account, _payload
+from callback_app.app import create_app
+from callback_app.config import read_settings
+from callback_app.musicapi.client import MusicApiClient
+from callback_app.musicapi.protocol import decode_data64
+from tests.support.inprocess import IN_PROCESS_URL, InProcessBrowser
+from tests.support.pages import account_cookies_added
 
-SEAL_ITERATIONS = 5000
-CALLBACK_ITERATIONS = 2000
-WARMUP = 200
-
-
-def realistic_user(service: str = SERVICE) -> IntegrationUser:
-    """An account as MusicAPI hands over a Spotify login (token sizes as in the simulator)."""
-    return IntegrationUser(
-        integration_user_uuid="e75315f0-d1e1-4063-b801-181ad1a954e1",
-        name="Zoë O'Brien",
-        email="zoe.obrien@example.com",
-        image_url="https://cdn.simulator.musicapi.example/avatars/0123456789abcdef.jpg",
-        country="pl",
-        auth_data={"accessToken": "BQ" + secrets.token_urlsafe(211)[:281], "refreshToken": "AQ" + "x" * 129},
-        expires_at=int(time.time() * 1000) + 3_600_000,
-    )
+CALLBACKS = 1000
+WARMUP = 100
 
 
-def per_call(function: Callable[[], Any], iterations: int, clock: Callable[[], int]) -> dict[str, float]:
-    """Mean, median and p99 of one call, in microseconds."""
-    for _ in range(WARMUP):
-        function()
+class PreparedCallback:
+    """A browser that pressed Connect, and the query MusicAPI sends it back with (minted when asked for)."""
+
+    def __init__(self, app: Flask, secret: bytes) -> None:
+        self.browser = InProcessBrowser(app)
+        self.browser.open_home()
+        self.return_query = urlsplit(self.browser.return_url(self.browser.start_login(SERVICE))).query
+        self.secret = secret
+
+    def query(self) -> str:
+        _, data64 = new_login(self.secret)
+        return f"{self.return_query}&data64={quote(data64, safe='')}"
+
+    def come_back(self, query: str) -> None:
+        response = self.browser.callback(query)
+        if response.status_code != 303 or not account_cookies_added(response):
+            raise RuntimeError(f"the callback was not logged in: {response.status_code}")
+
+
+def cpu_per_call(calls: list[Callable[[], object]]) -> list[int]:
+    """Nanoseconds of this process's CPU each call took."""
     samples = []
-    for _ in range(iterations):
-        started = clock()
-        function()
-        samples.append(clock() - started)
-    samples.sort()
-    return {
-        "mean_us": statistics.fmean(samples) / 1000,
-        "p50_us": samples[len(samples) // 2] / 1000,
-        "p99_us": samples[int(len(samples) * 0.99)] / 1000,
-    }
+    for call in calls:
+        started = time.process_time_ns()
+        call()
+        samples.append(time.process_time_ns() - started)
+    return samples
 
 
-def seal_and_open() -> dict[str, Any]:
-    sealer = Sealer([secrets.token_urlsafe(48)])
-    name = f"{ACCOUNT_PREFIX}{SERVICE}"
-    # The payload exactly as the session room builds it for its cookie.
-    payload = _payload(Account(service=SERVICE, user=realistic_user(), connected_at=int(time.time())))
-    sealed = sealer.seal(name, ACCOUNT_PURPOSE, payload)
-    return {
-        "cookie_bytes": len(name) + 1 + len(sealed),
-        "seal": per_call(lambda: sealer.seal(name, ACCOUNT_PURPOSE, payload), SEAL_ITERATIONS, time.perf_counter_ns),
-        "open": per_call(
-            lambda: sealer.open(name, ACCOUNT_PURPOSE, sealed, max_age=IDLE_TIMEOUT),
-            SEAL_ITERATIONS,
-            time.perf_counter_ns,
-        ),
-    }
+def callbacks(app: Flask, secret: bytes, count: int) -> list[Callable[[], object]]:
+    """``count`` callbacks ready to be sent, each from a browser of its own, their logins just minted."""
+    prepared = [PreparedCallback(app, secret) for _ in range(count)]
+    calls: list[Callable[[], object]] = []
+    for callback in prepared:
+        query = callback.query()
+        calls.append(lambda callback=callback, query=query: callback.come_back(query))
+    return calls
 
 
-class InstantMusicApi:
-    """The exchange, stubbed: answers at once with a realistic account."""
-
-    def __init__(self) -> None:
-        self.user = realistic_user()
-
-    def exchange(self, login: LoginResult) -> IntegrationUser:
-        return dataclasses.replace(self.user, integration_user_uuid=login.integration_user_uuid)
+def exchanges(api_url: str, secret: bytes, count: int) -> list[Callable[[], object]]:
+    """The exchange alone, as the callback sends it: the app's client, one pooled connection."""
+    client = MusicApiClient(api_url)
+    logins = [decode_data64(new_login(secret)[1]) for _ in range(count)]
+    return [lambda login=login: client.exchange(login) for login in logins]
 
 
-def callback_cpu(profile: bool) -> dict[str, Any]:
-    """CPU of ``GET /callback`` through the Flask test client, exchange stubbed, per call."""
-    settings = Settings(
-        secret_key=secrets.token_urlsafe(48),
-        musicapi_slug="bench",
-        public_url="http://127.0.0.1:5000",
-        musicapi_auth_url="http://127.0.0.1:9/auth",
-        musicapi_api_url="http://127.0.0.1:9/api",
-    )
-    app = create_app(settings)
-    # The access line is written as in production, but to /dev/null instead of stdout.
-    app.wsgi_app.stream = open(os.devnull, "w")  # type: ignore[attr-defined]  # noqa: SIM115
-    parts: Parts = app.extensions[EXTENSION]
-    app.extensions[EXTENSION] = dataclasses.replace(parts, musicapi=InstantMusicApi())
-    client = app.test_client(use_cookies=False)
-    secret = secrets.token_bytes(16)
-
-    def prepared_callback() -> tuple[str, str]:
-        response = Response()
-        flow = parts.flows.start(response, SERVICE, "/")
-        flow_cookie = response.headers.getlist("Set-Cookie")[0].split(";", 1)[0]
-        _, data64 = new_login(secret)
-        return f"/callback?state={quote(flow.state)}&data64={quote(data64, safe='')}", flow_cookie
-
-    def measure(iterations: int, request: Callable[[str, str], int]) -> list[int]:
-        prepared = [prepared_callback() for _ in range(iterations)]
-        samples = []
-        for path, cookie in prepared:
-            started = time.process_time_ns()
-            status = request(path, cookie)
-            samples.append(time.process_time_ns() - started)
-            if status != 303:
-                raise RuntimeError(f"the stubbed callback answered {status}")
-        return samples
-
-    def callback(path: str, cookie: str) -> int:
-        return client.get(path, headers={"Cookie": cookie}).status_code
-
-    measure(WARMUP, callback)
-    samples = sorted(measure(CALLBACK_ITERATIONS, callback))
-    healthz = time_calls(lambda: client.get("/healthz").status_code, CALLBACK_ITERATIONS, time.process_time_ns)
+def bare_flask(count: int) -> list[int]:
+    """The same test client on a Flask route returning "ok": what the harness costs before any app logic."""
     bare = Flask("bare")
     bare.add_url_rule("/", "ok", lambda: "ok")
-    bare_client = bare.test_client(use_cookies=False)
-    bare_flask = time_calls(lambda: bare_client.get("/").status_code, CALLBACK_ITERATIONS, time.process_time_ns)
-    result: dict[str, Any] = {
-        "mean_ms": statistics.fmean(samples) / 1e6,
-        "p50_ms": samples[len(samples) // 2] / 1e6,
-        "p99_ms": samples[int(len(samples) * 0.99)] / 1e6,
-        "healthz_ms": statistics.median(healthz) / 1e6,
-        "bare_flask_ms": statistics.median(bare_flask) / 1e6,
+    client = bare.test_client()
+    return cpu_per_call([lambda: client.get("/", base_url=IN_PROCESS_URL) for _ in range(count)])
+
+
+@contextlib.contextmanager
+def access_lines_discarded() -> Iterator[None]:
+    """The app writes its access line as in production, to /dev/null instead of stdout."""
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        yield
+
+
+def milliseconds(samples: list[int]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": ordered[len(ordered) // 2] / 1e6,
+        "p99_ms": ordered[int(len(ordered) * 0.99)] / 1e6,
+        "mean_ms": statistics.fmean(ordered) / 1e6,
     }
+
+
+def measure(profile: bool) -> dict[str, Any]:
+    secret = secrets.token_hex(16)
+    fake = start_fake_musicapi(secret)
+    try:
+        environ = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "MUSICAPI_SLUG": "bench",
+            "PUBLIC_URL": IN_PROCESS_URL,
+            "MUSICAPI_AUTH_URL": f"{fake.url}/auth",
+            "MUSICAPI_API_URL": f"{fake.url}/api",
+        }
+        with access_lines_discarded():
+            app = create_app(read_settings(environ))
+            cpu_per_call(callbacks(app, bytes.fromhex(secret), WARMUP))
+            samples = cpu_per_call(callbacks(app, bytes.fromhex(secret), CALLBACKS))
+            cpu_per_call(exchanges(environ["MUSICAPI_API_URL"], bytes.fromhex(secret), WARMUP))
+            exchange = cpu_per_call(exchanges(environ["MUSICAPI_API_URL"], bytes.fromhex(secret), CALLBACKS))
+            bare = bare_flask(CALLBACKS)
+            if profile:
+                profiler = cProfile.Profile()
+                profiler.runcall(cpu_per_call, callbacks(app, bytes.fromhex(secret), WARMUP))
+    finally:
+        fake.stop()
     if profile:
-        profiler = cProfile.Profile()
-        prepared = [prepared_callback() for _ in range(500)]
-        profiler.enable()
-        for path, cookie in prepared:
-            callback(path, cookie)
-        profiler.disable()
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
         print(text.getvalue(), file=sys.stderr)
-    return result
-
-
-def time_calls(function: Callable[[], Any], iterations: int, clock: Callable[[], int]) -> list[int]:
-    samples = []
-    for _ in range(iterations):
-        started = clock()
-        function()
-        samples.append(clock() - started)
-    return samples
+    return {
+        "callback": milliseconds(samples),
+        "exchange_ms": milliseconds(exchange)["p50_ms"],
+        "bare_flask_ms": milliseconds(bare)["p50_ms"],
+        "callbacks": CALLBACKS,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.micro", description=__doc__)
     parser.add_argument("--profile", action="store_true")
     arguments = parser.parse_args(argv)
-    print(json.dumps({"seal_open": seal_and_open(), "callback": callback_cpu(arguments.profile)}))
+    print(json.dumps(measure(arguments.profile)))
     return 0
 
 

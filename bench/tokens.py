@@ -8,12 +8,12 @@ MusicAPI, which checks its signature and age and keeps only the set of spent tok
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import time
 import uuid
+
+from tests.support.musicapi import encode_data64, login_document
 
 SERVICE = "spotify"
 
@@ -38,11 +38,5 @@ def _signature(secret: bytes, user_uuid: str, issued_ms: int) -> str:
 def new_login(secret: bytes, service: str = SERVICE) -> tuple[str, str]:
     """A fresh successful login: the user's UUID and the ``data64`` MusicAPI sends back."""
     user_uuid = str(uuid.uuid4())
-    document = {
-        "integration": {"type": service, "returnUrl": f"https://api.musicapi.com/callback/{service}"},
-        "authModel": {"uuid": str(uuid.uuid4()), "status": "success", "error": None},
-        "integrationUserUUID": user_uuid,
-        "oneTimeToken": mint_token(secret, user_uuid),
-    }
-    # Standard alphabet with padding, as MusicAPI sends it.
-    return user_uuid, base64.b64encode(json.dumps(document).encode()).decode("ascii")
+    document = login_document(service, user_uuid=user_uuid, token=mint_token(secret, user_uuid))
+    return user_uuid, encode_data64(document)
