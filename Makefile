@@ -50,7 +50,7 @@ screenshots: system-deps $(VENV)/.installed-dev
 	UPDATE_README_SCREENSHOTS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -p no:xdist \
 		tests/browser/test_languages.py::test_the_start_page_with_two_accounts_in_english_german_and_arabic
 
-## Benchmarks (not part of `make test`): burst, throughput, costs, footprint vs a naive peer; ~4 minutes.
+## Benchmarks (not part of `make test`): bursts, throughput, costs, footprint vs a naive peer; ~4-5 minutes.
 ## SOAK=300 runs the full 5-minute sustained phase.
 bench: system-deps $(VENV)/.installed-dev
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m bench --soak $(or $(SOAK),60)

@@ -1,1 +1,1 @@
-"""Security tests: the contract's promises under attack, bad input and faults (issue #3)."""
+"""Security tests: the contract's promises under attack, bad input and faults."""
