@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, TimestampSigner
 from werkzeug.wrappers import Response
 
-from callback_app.errors import BadCookie, ExpiredCookie
+from callback_app.errors import BadCookie, CookieError, ExpiredCookie
 from callback_app.types import Clock
 
 MAX_SEALED_LENGTH = 4096
@@ -178,6 +178,19 @@ class Sealer:
         if max_age is not None and not -CLOCK_SKEW <= int(self.clock()) - sealed_at <= max_age:
             raise ExpiredCookie()
         return body, sealed_at
+
+
+def open_cookie(
+    sealer: Sealer, jar: CookieJar, cookies: Mapping[str, str], base: str, purpose: str, *, max_age: int
+) -> dict[str, Any] | None:
+    """The payload of the browser's cookie ``base``, or None when it is absent, forged or expired."""
+    sealed = cookies.get(jar.name(base))
+    if sealed is None:
+        return None
+    try:
+        return sealer.open(base, purpose, sealed, max_age=max_age).payload
+    except CookieError:
+        return None
 
 
 def _key_id(secret: str) -> bytes:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from werkzeug.wrappers import Response
 
-from callback_app.cookies import CookieJar, Sealer
-from callback_app.errors import CookieError
+from callback_app.cookies import CookieJar, Sealer, open_cookie
 
 NOTICE_COOKIE = "notice"
 NOTICE_PURPOSE = "notice"
@@ -37,12 +36,8 @@ class Notices:
 
     def peek(self, cookies: Mapping[str, str]) -> Notice | None:
         """The notice waiting for this browser, if any (the caller clears it with :meth:`clear`)."""
-        sealed = cookies.get(self.jar.name(NOTICE_COOKIE))
-        if sealed is None:
-            return None
-        try:
-            payload = self.sealer.open(NOTICE_COOKIE, NOTICE_PURPOSE, sealed, max_age=NOTICE_LIFETIME).payload
-        except CookieError:
+        payload = open_cookie(self.sealer, self.jar, cookies, NOTICE_COOKIE, NOTICE_PURPOSE, max_age=NOTICE_LIFETIME)
+        if payload is None:
             return None
         kind, service = payload.get("k"), payload.get("s", "")
         if kind not in KINDS or not isinstance(service, str):

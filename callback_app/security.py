@@ -10,8 +10,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from callback_app.cookies import CookieJar, Sealer
-from callback_app.errors import CookieError, CsrfTokenInvalid, ForeignOrigin, WrongHost
+from callback_app.cookies import CookieJar, Sealer, open_cookie
+from callback_app.errors import CsrfTokenInvalid, ForeignOrigin, WrongHost
 from callback_app.urls import origin_from_parts, split_url
 
 CSRF_COOKIE = "csrf"
@@ -20,6 +20,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_LIFETIME = 7 * 24 * 3600
 CSRF_TOKEN_BYTES = 24
 MAX_NEXT_LENGTH = 1024
+MAX_REDIRECT_LENGTH = 2048
 # Browsers strip tabs and newlines from URLs and read "\\" as "/": "/\t/host" and "/\\host" mean "//host".
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
 # Once percent-decoded, a space is only an encoded space in a path; control characters never are.
@@ -57,13 +58,8 @@ class CsrfGuard:
 
     def current_token(self, cookies: Mapping[str, str]) -> str | None:
         """The browser's CSRF token, or None if its cookie is missing or not authentic."""
-        sealed = cookies.get(self.jar.name(CSRF_COOKIE))
-        if sealed is None:
-            return None
-        try:
-            token = self.sealer.open(CSRF_COOKIE, CSRF_PURPOSE, sealed, max_age=CSRF_LIFETIME).payload.get("k")
-        except CookieError:
-            return None
+        payload = open_cookie(self.sealer, self.jar, cookies, CSRF_COOKIE, CSRF_PURPOSE, max_age=CSRF_LIFETIME)
+        token = payload.get("k") if payload is not None else None
         return token if isinstance(token, str) else None
 
     def new_token(self) -> str:
@@ -128,10 +124,15 @@ def without_default_port(host: str, *, https: bool) -> str:
 
 
 def public_location(public_url: str, request: Request) -> str:
-    """This request's URL on PUBLIC_URL's origin, escaped so that no path can break the header."""
+    """This request's URL on PUBLIC_URL's origin, escaped so that no path can break the header.
+
+    A URL longer than any of the app's own goes to the start page instead: routers refuse a
+    response whose headers outgrow a few kilobytes, and answer 502 in its place.
+    """
     query = request.query_string.decode("latin-1")
     location = public_url + quote(request.path, safe=_PATH_SAFE)
-    return f"{location}?{quote(query, safe=_QUERY_SAFE)}" if query else location
+    location = f"{location}?{quote(query, safe=_QUERY_SAFE)}" if query else location
+    return location if len(location) <= MAX_REDIRECT_LENGTH else f"{public_url}/"
 
 
 class HostGuard:

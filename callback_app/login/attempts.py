@@ -12,8 +12,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from callback_app.cookies import CookieJar, Sealer
-from callback_app.errors import CookieError
+from callback_app.cookies import CookieJar, Sealer, open_cookie
 from callback_app.login.flows import ATTEMPT_SHAPE, FLOW_LIFETIME
 
 ATTEMPT_COOKIE = "attempt"
@@ -39,14 +38,8 @@ class Attempts:
 
     def read(self, cookies: Mapping[str, str], attempt: str) -> dict[str, Any] | None:
         """The attempt's status as ``/api/attempts`` reports it, or None when this browser has no such attempt."""
-        sealed = cookies.get(self.jar.name(ATTEMPT_COOKIE))
-        if sealed is None:
-            return None
-        try:
-            payload = self.sealer.open(ATTEMPT_COOKIE, ATTEMPT_PURPOSE, sealed, max_age=FLOW_LIFETIME).payload
-        except CookieError:
-            return None
-        if payload.get("id") != attempt:
+        payload = open_cookie(self.sealer, self.jar, cookies, ATTEMPT_COOKIE, ATTEMPT_PURPOSE, max_age=FLOW_LIFETIME)
+        if payload is None or payload.get("id") != attempt:
             return None
         status: dict[str, Any] = {"status": payload.get("s")}
         if payload.get("sv"):

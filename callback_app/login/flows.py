@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from werkzeug.wrappers import Response
 
-from callback_app.cookies import CookieJar, Sealer
+from callback_app.cookies import CookieJar, Sealer, open_cookie
 from callback_app.errors import (
     BadCookie,
     CookieError,
@@ -148,14 +148,8 @@ class LoginFlows:
 
     def spent_service(self, cookies: Mapping[str, str], state: str) -> str | None:
         """The service of the finished login ``state`` belonged to ("" for the chooser), or None."""
-        sealed = cookies.get(self.jar.name(SPENT_COOKIE))
-        if sealed is None:
-            return None
-        try:
-            spent = self.sealer.open(SPENT_COOKIE, SPENT_PURPOSE, sealed, max_age=FLOW_LIFETIME).payload
-        except CookieError:
-            return None
-        if not hmac.compare_digest(str(spent.get("st", "")).encode(), state.encode()):
+        spent = open_cookie(self.sealer, self.jar, cookies, SPENT_COOKIE, SPENT_PURPOSE, max_age=FLOW_LIFETIME)
+        if spent is None or not hmac.compare_digest(str(spent.get("st", "")).encode(), state.encode()):
             return None
         return str(spent.get("sv", ""))
 

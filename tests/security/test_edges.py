@@ -254,6 +254,33 @@ class TestWhatGunicornRefuses:
             assert secret not in answer.text
             assert secret not in log, "a refused request line was logged with its query string"
 
+    def test_a_request_line_over_8_kb_through_the_router_gets_the_apps_page_not_a_502(
+        self, https_deployment: HttpsDeployment
+    ) -> None:
+        # nginx reads lines up to 16 KB, gunicorn 8 KB: gunicorn refuses before it has read the whole
+        # request, and must not close with unread bytes (a reset, which the router turns into a 502).
+        tls = Endpoint("127.0.0.1", https_deployment.front.https_port, tls_trusting(https_deployment.ca_bundle))
+        host = urlsplit(https_deployment.url).netloc.encode()
+        for length in (8_300, 9_000, 12_000, 15_000):
+            answer = send_raw(tls, request_bytes(b"GET", b"/" + b"a" * length, [(b"Host", host)]))
+
+            assert answer is not None
+            assert answer.status == 414, (length, answer.status)
+            assert error_code_in(answer.text) == "uri_too_long"
+
+    def test_a_long_path_for_another_host_is_sent_to_the_start_page_not_a_502(
+        self, https_deployment: HttpsDeployment
+    ) -> None:
+        # Redirected as it is, the Location would outgrow the router's buffer for response headers.
+        tls = Endpoint("127.0.0.1", https_deployment.front.https_port, tls_trusting(https_deployment.ca_bundle))
+        for length in (100, 3_000, 7_000):
+            answer = send_raw(tls, request_bytes(b"GET", b"/" + b"a" * length, [(b"Host", b"evil.example")]))
+
+            assert answer is not None
+            assert answer.status == 308, (length, answer.status)
+            expected = f"{https_deployment.url}/" + ("a" * length if length < 2_000 else "")
+            assert answer.header("Location") == expected
+
     def test_an_over_long_cookie_header_gets_a_431_page_that_deletes_the_apps_cookies(
         self, app_server: GunicornApp, simulator: Simulator
     ) -> None:
