@@ -22,7 +22,7 @@ from callback_app.login.flows import FLOW_COOKIE, FLOW_LIFETIME, SPENT_COOKIE, F
 from callback_app.logs import RequestLog, log_event
 from callback_app.musicapi.client import MusicApiClient
 from callback_app.notices import NOTICE_COOKIE, Notices
-from callback_app.security import CORS_ROUTES, CsrfGuard, HostGuard, SecurityHeaders
+from callback_app.security import CORS_ROUTES, CSRF_COOKIE, CsrfGuard, HostGuard, SecurityHeaders
 from callback_app.session.base import SessionStore
 from callback_app.session.cookie_store import CookieSessions
 from callback_app.session.refresh import Refresher, RefreshLocks
@@ -116,6 +116,7 @@ def build_parts(settings: Settings, clock: Clock) -> Parts:
         services=settings.services,
         clock=clock,
         transient_cookies=frozenset({FLOW_COOKIE, SPENT_COOKIE, ATTEMPT_COOKIE, NOTICE_COOKIE}),
+        lasting_cookies=frozenset({CSRF_COOKIE, LANGUAGE_COOKIE}),
         clears_tickets=settings.redis_url is None,
     )
     sessions: SessionStore = cookie_store

@@ -8,7 +8,7 @@ live on the next deploy. Adding a language is a new catalog and one line in ``LA
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,9 @@ def init_i18n(app: Flask, directory: Path, cookie_name: str) -> None:
             return picked
         return language_for(tag for tag, _ in request.accept_languages)
 
+    def languages_in_pages() -> dict[str, Any]:
+        return {"language": current_language(), "languages": LANGUAGES}
+
     babel = Babel(app, locale_selector=select_locale, default_domain="messages")
     babel.domain_instance = CatalogDomain(directory)
-    context: Callable[[], dict[str, Any]] = lambda: {"language": current_language(), "languages": LANGUAGES}  # noqa: E731
-    app.context_processor(context)
+    app.context_processor(languages_in_pages)

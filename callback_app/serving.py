@@ -6,6 +6,7 @@ gunicorn.conf.py names both; nothing else imports this module.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -25,33 +26,26 @@ def scrub(text: str) -> str:
     return _QUERY.sub("?[query removed]", text)[:_MAX_LOGGED]
 
 
+class _WithoutQueries(logging.Filter):
+    """Rewrites each record's message without query strings, before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            # Arguments that do not fit the message: write it as it is, still scrubbed.
+            message = str(record.msg)
+        record.msg, record.args = scrub(message), None
+        return True
+
+
 class Logger(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's logger, scrubbing every message of its own before it is written."""
+    """gunicorn's logger, its error log scrubbed of query strings at every level."""
 
-    def critical(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().critical(scrub(_format(msg, args)), **kwargs)
-
-    def error(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().error(scrub(_format(msg, args)), **kwargs)
-
-    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().warning(scrub(_format(msg, args)), **kwargs)
-
-    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().info(scrub(_format(msg, args)), **kwargs)
-
-    def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().debug(scrub(_format(msg, args)), **kwargs)
-
-    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
-        super().exception(scrub(_format(msg, args)), **kwargs)
-
-
-def _format(msg: str, args: tuple[Any, ...]) -> str:
-    try:
-        return str(msg) % args if args else str(msg)
-    except (TypeError, ValueError):
-        return str(msg)
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if not any(isinstance(existing, _WithoutQueries) for existing in self.error_log.filters):
+            self.error_log.addFilter(_WithoutQueries())
 
 
 def refusal(exc: BaseException) -> RequestError:

@@ -25,7 +25,7 @@ REFRESH_DEADLINE = 5.0
 # Every Redis call (connect, command, reply) is given this long before the store counts as down.
 REDIS_TIMEOUT = 0.5
 # Connections to Redis per worker, and how long a call waits for one when all are busy. A Redis
-# plan's client limit must cover instances x WEB_CONCURRENCY x REDIS_CONNECTIONS (Heroku's mini: 20).
+# plan's client limit must cover instances x WEB_CONCURRENCY x REDIS_CONNECTIONS.
 REDIS_CONNECTIONS = 8
 REDIS_POOL_WAIT = 2.0
 # Callbacks one gevent worker holds at once (gunicorn's worker_connections); the MusicAPI

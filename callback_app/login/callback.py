@@ -169,27 +169,25 @@ class Logins:
         return CallbackOutcome(flow, login.service, error=RequestError.from_code(str(record.get("code"))))
 
     def repeat_error(self, session: BrowserSession, record: Mapping[str, Any]) -> RequestError:
-        """A callback for a login that already ended: name it plainly."""
-        service = record.get("service")
-        if record.get("code") == CONNECTED and isinstance(service, str) and self._has_account(session, service):
-            return AlreadyConnected()
-        return FlowReplayed()
+        """A callback for a login that already ended (the server's record of it)."""
+        service = record.get("service") if record.get("code") == CONNECTED else None
+        return named_repeat(session, service if isinstance(service, str) else None)
 
     def replay_error(
         self, session: BrowserSession, cookies: Mapping[str, str], state: str, data64: str
     ) -> RequestError:
-        """A callback this browser already finished: "already connected" when its account is here."""
-        service = self.flows.spent_service(cookies, state) or service_named_in(data64)
-        if service and self._has_account(session, service):
-            return AlreadyConnected()
-        return FlowReplayed()
+        """A callback this browser already finished (its spent-flow cookie says so)."""
+        return named_repeat(session, self.flows.spent_service(cookies, state) or service_named_in(data64))
 
-    @staticmethod
-    def _has_account(session: BrowserSession, service: str) -> bool:
-        try:
-            return session.account(service) is not None
-        except Unavailable:
-            return False
+
+def named_repeat(session: BrowserSession, service: str | None) -> RequestError:
+    """A repeat of a finished login, named plainly: "already connected" when this browser has its account."""
+    try:
+        if service and session.account(service) is not None:
+            return AlreadyConnected()
+    except Unavailable:
+        pass
+    return FlowReplayed()
 
 
 def service_named_in(data64: str) -> str | None:

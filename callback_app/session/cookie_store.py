@@ -49,6 +49,8 @@ class CookieSessions:
     clock: Clock
     # Cookies of this app that live only during a login; LOGIN_RESERVE keeps room for them.
     transient_cookies: frozenset[str] = frozenset()
+    # Other cookies of this app that stay in the browser (a refusal names them as the app's own).
+    lasting_cookies: frozenset[str] = frozenset()
     # A ticket left by a deployment that ran with Redis points to accounts this store cannot
     # read: the browser is logged out cleanly. The Redis store reads accounts through this one
     # (to migrate them) and keeps its ticket.
@@ -146,7 +148,7 @@ class CookieBrowserSession(BrowserSession):
 
     def _is_own(self, name: str) -> bool:
         base = self.jar.base_of(name) or ""
-        return base.startswith(ACCOUNT_PREFIX) or base in ("csrf", "lang")
+        return base.startswith(ACCOUNT_PREFIX) or base in self.store.lasting_cookies
 
     def remove(self, service: str) -> None:
         self._loaded().pop(service, None)

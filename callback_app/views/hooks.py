@@ -46,7 +46,6 @@ def page_globals() -> dict[str, Any]:
         "here": request.path if request.method == "GET" and request.path != "/callback" else "/",
         "service_names": SERVICE_NAMES,
         "flow_minutes": FLOW_LIFETIME // 60,
-        "badges": SERVICE_NAMES,
     }
 
 

@@ -10,10 +10,12 @@ from werkzeug.wrappers import Response
 
 from callback_app.cookies import CookieJar, Sealer
 from callback_app.errors import CookiesFull, SessionFull
+from callback_app.i18n import LANGUAGE_COOKIE
 from callback_app.login.attempts import ATTEMPT_COOKIE
 from callback_app.login.flows import FLOW_COOKIE, SPENT_COOKIE
 from callback_app.musicapi.protocol import KNOWN_SERVICES
 from callback_app.notices import NOTICE_COOKIE
+from callback_app.security import CSRF_COOKIE
 from callback_app.session.accounts import Account
 from callback_app.session.base import ABSOLUTE_LIFETIME, ACCOUNT_PURPOSE, IDLE_TIMEOUT, BrowserSession
 from callback_app.session.cookie_store import (
@@ -57,6 +59,7 @@ class App:
             services=tuple(services),
             clock=clock,
             transient_cookies=frozenset({FLOW_COOKIE, SPENT_COOKIE, ATTEMPT_COOKIE, NOTICE_COOKIE}),
+            lasting_cookies=frozenset({CSRF_COOKIE, LANGUAGE_COOKIE}),
             clears_tickets=clears_tickets,
         )
 
